@@ -1,0 +1,56 @@
+# CityOps: `make run` starts everything, `make test` checks everything.
+# uv is installed into the user's Python if missing; it never downloads a Python.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+PYTEST := $(RUN) pytest
+SERVICES := detection intake dispatch workorders audit console
+
+.PHONY: help install run demo test unit e2e lint proto proto-check bench clean
+
+help:
+	@echo "make run     start nats-server and every service (console http://127.0.0.1:8080)"
+	@echo "make demo    the same, plus the city simulator feeding detections"
+	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
+	@echo "make bench   the loop benchmark (detections/s, p50/p99)"
+
+install:
+	@python3 -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+run: install
+	$(RUN) python -m cityops_tools.devstack
+
+demo: install
+	$(RUN) python -m cityops_tools.devstack --simulate
+
+test: install lint proto-check unit e2e
+
+unit: install
+	$(PYTEST) shared tools $(addprefix services/,$(SERVICES)) -q
+
+e2e: install
+	$(PYTEST) e2e -q
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES)))
+	$(RUN) lint-imports
+	cd protos && $(RUN) buf lint
+
+proto: install
+	cd protos && $(RUN) buf lint
+	$(RUN) python tools/protogen.py
+
+proto-check: install
+	$(RUN) python tools/protogen.py --check
+
+bench: install
+	$(RUN) python bench/loop.py --detections 5000
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache bench/results
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

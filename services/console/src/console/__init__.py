@@ -1,0 +1,1 @@
+"""Console: the web UI and REST API over the services (server-rendered)."""

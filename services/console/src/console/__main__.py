@@ -1,0 +1,3 @@
+from console.entrypoints.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""gRPC aio server and client with health, reflection, tracing and error mapping."""

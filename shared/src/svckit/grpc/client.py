@@ -1,0 +1,44 @@
+"""gRPC client channels: traced, with a default deadline on every call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+
+class DefaultDeadline(aio.UnaryUnaryClientInterceptor):
+    """No call without a deadline: a hung peer must not hang the caller."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[aio.ClientCallDetails, Any], Any],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        if client_call_details.timeout is None:
+            client_call_details = aio.ClientCallDetails(
+                client_call_details.method,
+                self._seconds,
+                client_call_details.metadata,
+                client_call_details.credentials,
+                client_call_details.wait_for_ready,
+            )
+        return await continuation(client_call_details, request)
+
+
+def channel(target: str, *, deadline_seconds: float = 10.0) -> aio.Channel:
+    return aio.insecure_channel(
+        target,
+        interceptors=[DefaultDeadline(deadline_seconds), *aio_client_interceptors()],
+        options=[("grpc.enable_retries", 1)],
+    )
+
+
+__all__ = ["DefaultDeadline", "channel", "grpc"]

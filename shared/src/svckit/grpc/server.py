@@ -1,0 +1,59 @@
+"""A gRPC aio server with health, reflection, tracing and domain-error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from svckit.grpc.errors import DomainErrorInterceptor
+from svckit.logging import get_logger
+
+log = get_logger(__name__)
+
+Registration = tuple[Callable[[Any, aio.Server], None], Any, str]
+"""(add_XServicer_to_server, servicer, full service name)."""
+
+
+class GrpcServer:
+    def __init__(self, host: str, port: int, services: Sequence[Registration]) -> None:
+        self._server = aio.server(interceptors=[aio_server_interceptor(), DomainErrorInterceptor()])
+        self._health = (
+            health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        names = [name for _, _, name in services]
+        for add, servicer, _ in services:
+            add(servicer, self._server)
+        reflection.enable_server_reflection(
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            self._server,
+        )
+        self._names = names
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind gRPC on {host}:{port}")
+        self.address = f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        await self._server.start()
+        for name in ["", *self._names]:
+            await _set_serving(self._health, name)
+        log.info("grpc listening", address=self.address)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self._server.stop(grace)
+
+
+async def _set_serving(servicer: Any, name: str) -> None:
+    result = servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    if result is not None and hasattr(result, "__await__"):
+        await result

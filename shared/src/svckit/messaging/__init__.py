@@ -1,0 +1,1 @@
+"""CloudEvents over NATS JetStream: subjects, envelope, codec, publisher, consumer."""

@@ -1,0 +1,204 @@
+"""Durable pull worker: fetch a batch, handle it in one transaction with an
+inbox row per message, commit, then ack.
+
+Failure handling (DESIGN §5):
+- a message already in the inbox is acked and skipped (delivered twice, one effect);
+- undecodable or invalid (`PermanentError`) → dead-letter row + `term()`;
+- anything else is transient → `nak(delay)` with growing delay; after
+  `max_attempts` deliveries it is dead-lettered so it never blocks the stream;
+- if a batch fails, its messages are retried one per transaction so a poison
+  message is isolated and the good ones behind it go through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from svckit.clock import utcnow
+from svckit.errors import PermanentError
+from svckit.logging import get_logger
+from svckit.messaging.envelope import IncomingEvent, unwrap
+from svckit.tables import DeadLetter
+from svckit.telemetry import extract_context
+from svckit.uow import SqlUnitOfWork
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("svckit.consumer")
+
+U = TypeVar("U", bound=SqlUnitOfWork)
+
+
+class PullWorker(Generic[U]):
+    def __init__(
+        self,
+        *,
+        consumer: str,
+        subscription: JetStreamContext.PullSubscription,
+        stream: str,
+        uow_factory: Callable[[], U],
+        handler: Callable[[IncomingEvent, U], Awaitable[None]],
+        batch: int = 128,
+        fetch_timeout: float = 1.0,
+        max_attempts: int = 10,
+    ) -> None:
+        self.consumer = consumer
+        self._sub = subscription
+        self._stream = stream
+        self._uow_factory = uow_factory
+        self._handler = handler
+        self._batch = batch
+        self._fetch_timeout = fetch_timeout
+        self._max_attempts = max_attempts
+        self._stopping = asyncio.Event()
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await self._sub.fetch(self._batch, timeout=self._fetch_timeout)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except Exception as exc:  # connection loss: the client reconnects
+                if self._stopping.is_set():
+                    return
+                log.warning("fetch failed", consumer=self.consumer, error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            await self.handle_batch(msgs)
+
+    def stop(self) -> None:
+        """Stop fetching; the batch in hand is finished first."""
+        self._stopping.set()
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        decoded: list[tuple[Msg, IncomingEvent]] = []
+        for msg in msgs:
+            try:
+                decoded.append((msg, unwrap(msg.subject, msg.headers, msg.data)))
+            except PermanentError as exc:
+                await self._dead_letter(msg, str(exc))
+        if not decoded:
+            return
+        if len(decoded) > 1:
+            try:
+                async with self._uow_factory() as uow:
+                    for msg, event in decoded:
+                        await self._apply(uow, msg, event)
+                    await uow.commit()
+            except Exception as exc:
+                log.info(
+                    "batch failed; retrying one by one", consumer=self.consumer, error=repr(exc)
+                )
+            else:
+                await self._ack_all([m for m, _ in decoded])
+                self.handled += len(decoded)
+                return
+        for msg, event in decoded:
+            await self._handle_one(msg, event)
+
+    async def _apply(self, uow: U, msg: Msg, event: IncomingEvent) -> None:
+        """Run the handler for one message inside the given transaction, in its trace."""
+        with tracer.start_as_current_span(
+            f"{msg.subject} process",
+            context=extract_context(event.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": msg.subject,
+                "messaging.message.id": event.id,
+                "messaging.consumer.group.name": self.consumer,
+                "cityops.case_id": event.case_id,
+                "cloudevents.event_type": event.type,
+            },
+        ) as span:
+            if await uow.seen(self.consumer, event.id):
+                span.set_attribute("cityops.duplicate", True)
+                return
+            try:
+                await self._handler(event, uow)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                raise
+            uow.remember(self.consumer, event.id)
+
+    async def _handle_one(self, msg: Msg, event: IncomingEvent) -> None:
+        try:
+            async with self._uow_factory() as uow:
+                await self._apply(uow, msg, event)
+                await uow.commit()
+        except PermanentError as exc:
+            await self._dead_letter(msg, str(exc))
+            return
+        except Exception as exc:
+            deliveries = _deliveries(msg)
+            if deliveries >= self._max_attempts:
+                await self._dead_letter(msg, f"gave up after {deliveries} deliveries: {exc!r}")
+                return
+            delay = min(0.2 * 2 ** (deliveries - 1), 30.0)
+            log.warning(
+                "handler failed; redelivering",
+                consumer=self.consumer,
+                case_id=event.case_id,
+                error=repr(exc),
+                deliveries=deliveries,
+                delay=delay,
+            )
+            await msg.nak(delay=delay)
+            return
+        await self._ack_all([msg])
+        self.handled += 1
+
+    async def _ack_all(self, msgs: list[Msg]) -> None:
+        results = await asyncio.gather(*(m.ack_sync() for m in msgs), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                # The inbox makes the redelivery a no-op.
+                log.warning("ack failed; message will be redelivered", error=repr(result))
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        meta = _metadata(msg)
+        async with self._uow_factory() as uow:
+            uow.session.add(
+                DeadLetter(
+                    consumer=self.consumer,
+                    stream=self._stream,
+                    subject=msg.subject,
+                    message_id=(msg.headers or {}).get("Nats-Msg-Id", ""),
+                    stream_sequence=meta.get("stream_seq", 0),
+                    deliveries=meta.get("deliveries", 1),
+                    headers=json.dumps(msg.headers or {}),
+                    body=msg.data,
+                    reason=reason,
+                    failed_at=utcnow(),
+                )
+            )
+            await uow.commit()
+        self.dead_lettered += 1
+        log.error(
+            "dead-lettered message", consumer=self.consumer, subject=msg.subject, reason=reason
+        )
+        await msg.term()
+
+
+def _metadata(msg: Msg) -> dict[str, Any]:
+    try:
+        meta = msg.metadata
+    except Exception:
+        return {}
+    return {"stream_seq": meta.sequence.stream, "deliveries": meta.num_delivered}
+
+
+def _deliveries(msg: Msg) -> int:
+    return int(_metadata(msg).get("deliveries", 1))

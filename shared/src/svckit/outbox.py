@@ -1,0 +1,142 @@
+"""Transactional outbox relay: publishes what committed, never drops, retries.
+
+Rows are written by the unit of work in the same transaction as the change
+(`UnitOfWork.publish`). The relay sends unsent rows in order with
+`Nats-Msg-Id` = row id (JetStream de-duplicates a resend after a crash), in
+bounded windows of `publish_async`, restoring the trace context stored with
+each row so the publish span joins the trace that wrote it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+
+from svckit import db
+from svckit.clock import utcnow
+from svckit.logging import get_logger
+from svckit.tables import OutboxMessage
+from svckit.telemetry import extract_context
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("svckit.outbox")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        *,
+        window: int = 256,
+        poll_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._engine = engine
+        self._sessions = db.session_factory(engine)
+        self._js = js
+        self._window = window
+        self._poll = poll_seconds
+        self._timeout = publish_timeout
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+
+    def notify(self) -> None:
+        """Called after a commit that wrote outbox rows: publish now, not at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            try:
+                sent = await self.publish_pending()
+                backoff = 0.1
+            except Exception as exc:  # keep relaying whatever fails; rows stay unsent
+                log.warning("outbox relay failed; will retry", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+
+    async def stop(self) -> None:
+        """Flush what is pending (best effort), then let run() return."""
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self.publish_pending(), timeout=self._timeout)
+        except Exception as exc:
+            log.warning("outbox flush on stop incomplete", error=repr(exc))
+
+    async def pending_count(self) -> int:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(OutboxMessage.position).where(col(OutboxMessage.published_at).is_(None))
+            )
+            return len(rows.all())
+
+    async def publish_pending(self) -> int:
+        """Publish one window of unsent rows; returns how many were sent."""
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(OutboxMessage)
+                .where(col(OutboxMessage.published_at).is_(None))
+                .order_by(col(OutboxMessage.position))
+                .limit(self._window)
+            )
+            rows: Sequence[OutboxMessage] = result.all()
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            headers: dict[str, str] = json.loads(row.headers)
+            with tracer.start_as_current_span(
+                f"{row.subject} publish",
+                context=extract_context(headers),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": row.subject,
+                    "messaging.message.id": row.message_id,
+                    "cityops.case_id": row.case_id,
+                },
+            ):
+                futures.append(
+                    await self._js.publish_async(
+                        row.subject, row.body, headers=headers, wait_stall=self._timeout
+                    )
+                )
+        done = await asyncio.wait_for(
+            asyncio.gather(*futures, return_exceptions=True), self._timeout
+        )
+        sent_positions: list[int] = []
+        for row, outcome in zip(rows, done, strict=True):
+            if isinstance(outcome, BaseException):
+                break  # keep order: stop at the first failure and retry from there
+            assert row.position is not None
+            sent_positions.append(row.position)
+        if sent_positions:
+            async with db.write_lock(self._engine), self._sessions() as session:
+                await session.exec(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.position).in_(sent_positions))
+                    .values(published_at=utcnow())
+                )
+                await session.commit()
+            self.published += len(sent_positions)
+        failures = [o for o in done if isinstance(o, BaseException)]
+        if failures:
+            raise RuntimeError(f"{len(failures)} publishes failed: {failures[0]!r}")
+        return len(sent_positions)

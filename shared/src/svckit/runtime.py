@@ -1,0 +1,159 @@
+"""The life of a service process: start its parts, run until SIGINT/SIGTERM,
+then shut down in the order that loses nothing.
+
+Shutdown: stop fetching → let in-flight batches finish → stop gRPC → flush the
+outbox → close NATS → dispose the engine → flush spans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from svckit import db
+from svckit.grpc.server import GrpcServer, Registration
+from svckit.logging import get_logger
+from svckit.messaging import jetstream
+from svckit.messaging.consumer import PullWorker
+from svckit.messaging.envelope import IncomingEvent
+from svckit.messaging.subjects import durable_name, stream_for
+from svckit.outbox import OutboxRelay
+from svckit.settings import ServiceSettings
+from svckit.uow import SqlUnitOfWork
+
+log = get_logger(__name__)
+
+U = TypeVar("U", bound=SqlUnitOfWork)
+
+
+class ServiceRuntime(Generic[U]):
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        uow_class: Callable[..., U],
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self._uow_class = uow_class
+        self.engine: AsyncEngine
+        self.nc: Client
+        self.js: JetStreamContext
+        self.relay: OutboxRelay
+        self.workers: list[PullWorker[U]] = []
+        self.grpc: GrpcServer | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._extra: list[tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]] = []
+        self.stopped = asyncio.Event()
+
+    async def start_infrastructure(self, *, producer: bool = True) -> None:
+        """Database (tables created), NATS, own stream, outbox relay."""
+        self.engine = db.create_engine(self.settings.resolved_database_url(self.name))
+        await db.create_tables(self.engine)
+        self.nc = await jetstream.connect(self.settings.nats_url, name=self.name)
+        self.js = self.nc.jetstream()
+        if producer:
+            await jetstream.ensure_stream(self.js, stream_for(self.name))
+        self.relay = OutboxRelay(self.engine, self.js)
+
+    def uow(self) -> U:
+        return self._uow_class(self.engine, self.name, on_commit=self.relay.notify)
+
+    async def subscribe(
+        self,
+        producer: str,
+        handler: Callable[[IncomingEvent, U], Awaitable[None]],
+        subjects: Sequence[str] | None = None,
+        *,
+        batch: int = 128,
+    ) -> PullWorker[U]:
+        """A durable pull worker `<service>-<producer>` on the producer's stream."""
+        spec = stream_for(producer)
+        await jetstream.ensure_stream(self.js, spec)
+        durable = durable_name(self.name, producer)
+        sub = await jetstream.ensure_pull_consumer(
+            self.js, spec.name, durable, list(subjects or [])
+        )
+        worker: PullWorker[U] = PullWorker(
+            consumer=durable,
+            subscription=sub,
+            stream=spec.name,
+            uow_factory=self.uow,
+            handler=handler,
+            batch=batch,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def serve_grpc(self, port: int, services: Sequence[Registration]) -> GrpcServer:
+        self.grpc = GrpcServer(self.settings.grpc_host, port, services)
+        return self.grpc
+
+    def add_component(
+        self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Something else to run beside the workers (an HTTP server, a timer loop)."""
+        self._extra.append((start, stop))
+
+    async def run(self) -> None:
+        """Run until a signal (or `request_stop()`), then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for worker in self.workers:
+            self._tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
+        if self.grpc:
+            await self.grpc.start()
+        for start, _ in self._extra:
+            await start()
+        log.info("service started")
+        try:
+            await self.stopped.wait()
+        finally:
+            await self.shutdown()
+
+    def request_stop(self) -> None:
+        self.stopped.set()
+
+    async def shutdown(self) -> None:
+        log.info("service stopping")
+        for worker in self.workers:
+            worker.stop()
+        worker_tasks = [t for t in self._tasks if t.get_name() != "outbox-relay"]
+        if worker_tasks:
+            await asyncio.wait(worker_tasks, timeout=10)
+        for _, stop in reversed(self._extra):
+            with contextlib.suppress(Exception):
+                await stop()
+        if self.grpc:
+            await self.grpc.stop(grace=3)
+        await self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        await self.engine.dispose()
+        provider = trace.get_tracer_provider()
+        if hasattr(provider, "shutdown"):
+            provider.shutdown()
+        log.info("service stopped")
+
+
+def configure_process(name: str, settings: ServiceSettings) -> None:
+    """Logging and tracing for a service process; call first in `main()`."""
+    from svckit.logging import configure_logging
+    from svckit.telemetry import configure_tracing
+
+    configure_logging(name, settings.log_level, settings.log_format)
+    configure_tracing(name, otlp_endpoint=settings.otlp_endpoint, span_file=settings.span_file)

@@ -1,0 +1,45 @@
+"""Settings read from the environment, one class per service.
+
+Fields every service shares (NATS, data folder, logging, tracing) are read from
+`CITYOPS_<FIELD>`; service-specific fields from `CITYOPS_<SERVICE>_<FIELD>`.
+Settings are built in `main()`, never at import time, so tests construct them
+with keyword arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _common(name: str, default: object) -> object:
+    return Field(default, validation_alias=AliasChoices(name, f"CITYOPS_{name.upper()}"))
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs to start."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYOPS_", populate_by_name=True, extra="ignore")
+
+    nats_url: str = _common("nats_url", "nats://127.0.0.1:4222")  # type: ignore[assignment]
+    data_dir: Path = _common("data_dir", Path("var"))  # type: ignore[assignment]
+    config_dir: Path | None = _common("config_dir", None)  # type: ignore[assignment]
+    log_level: str = _common("log_level", "info")  # type: ignore[assignment]
+    log_format: str = _common("log_format", "json")  # type: ignore[assignment]
+    # Write finished spans as JSON lines here (tests, offline debugging).
+    span_file: Path | None = _common("span_file", None)  # type: ignore[assignment]
+    otlp_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    grpc_host: str = _common("grpc_host", "127.0.0.1")  # type: ignore[assignment]
+    # Service-specific below; subclasses set their env prefix and defaults.
+    database_url: str = ""
+    grpc_port: int = 0
+
+    def resolved_database_url(self, service: str) -> str:
+        """SQLite under data_dir unless a URL was given."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.db'}"

@@ -1,0 +1,1 @@
+"""Test fixtures that start real servers on loopback and capture spans."""

@@ -1,0 +1,111 @@
+"""Unit of work: one transaction holding the state change, its outbox rows and
+its inbox row. Only the unit of work commits.
+
+Services subclass `SqlUnitOfWork` to hang their repositories on it
+(`self.cases = CaseRepository(self.session)` in `_open`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from svckit import db
+from svckit.clock import utcnow
+from svckit.messaging import envelope as ce
+from svckit.tables import InboxMessage, OutboxMessage
+from svckit.telemetry import inject_context
+
+
+class SqlUnitOfWork:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        service: str,
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.service = service
+        self._sessions = db.session_factory(engine)
+        self._on_commit = on_commit
+        self._lock = db.write_lock(engine)
+        self._wrote_outbox = False
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        await self._lock.__aenter__()
+        self.session = self._sessions()
+        self._wrote_outbox = False
+        self._open()
+        return self
+
+    def _open(self) -> None:
+        """Subclasses attach repositories to self.session here."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+            await self.session.close()
+        finally:
+            await self._lock.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._wrote_outbox and self._on_commit:
+            self._on_commit()
+        self._wrote_outbox = False
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self._wrote_outbox = False
+
+    def publish(self, message: Message, *, subject: str, case_id: str = "") -> str:
+        """Queue an integration event; it is sent only if this transaction commits.
+
+        The current trace context is stored with the row, so the relay's
+        publish continues this trace however late it runs.
+        """
+        env = ce.wrap(
+            message,
+            service=self.service,
+            subject=subject,
+            case_id=case_id,
+            trace_headers=inject_context(),
+        )
+        self.session.add(
+            OutboxMessage(
+                message_id=env.id,
+                subject=subject,
+                event_type=env.type,
+                case_id=case_id,
+                body=env.body,
+                headers=json.dumps(env.headers()),
+                created_at=env.time,
+            )
+        )
+        self._wrote_outbox = True
+        return env.id
+
+    async def seen(self, consumer: str, message_id: str) -> InboxMessage | None:
+        """The inbox row if this message (or request_id) was handled already."""
+        return await self.session.get(InboxMessage, (consumer, message_id))
+
+    def remember(self, consumer: str, message_id: str, result: bytes | None = None) -> None:
+        """Record the message as handled, in this transaction."""
+        self.session.add(
+            InboxMessage(
+                consumer=consumer, message_id=message_id, received_at=utcnow(), result=result
+            )
+        )

@@ -1,0 +1,1 @@
+"""Tools around the services: the local stack, the city simulator, loop drivers."""
