@@ -109,15 +109,15 @@ class ServiceRuntime(Generic[U]):
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
-        for worker in self.workers:
-            self._tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
-        if self.grpc:
-            await self.grpc.start()
-        for start, _ in self._extra:
-            await start()
-        log.info("service started")
         try:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+            for worker in self.workers:
+                self._tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
+            if self.grpc:
+                await self.grpc.start()
+            for start, _ in self._extra:
+                await start()
+            log.info("service started")
             await self.stopped.wait()
         finally:
             await self.shutdown()
@@ -141,12 +141,17 @@ class ServiceRuntime(Generic[U]):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # close, not drain: every publish and ack above was awaited, and nats-py's
+        # drain waits out its full timeout on pull subscriptions.
         with contextlib.suppress(Exception):
-            await self.nc.drain()
+            await asyncio.wait_for(self.nc.close(), timeout=5)
         await self.engine.dispose()
+        # Flush, not shut down: the provider belongs to the process (and to the
+        # test session when a test runs the service in-process); the SDK shuts
+        # it down at exit.
         provider = trace.get_tracer_provider()
-        if hasattr(provider, "shutdown"):
-            provider.shutdown()
+        if hasattr(provider, "force_flush"):
+            provider.force_flush()
         log.info("service stopped")
 
 

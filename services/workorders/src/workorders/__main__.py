@@ -1,0 +1,5 @@
+"""`python -m workorders`."""
+
+from workorders.entrypoints.main import main
+
+main()

@@ -1,0 +1,214 @@
+"""Repository and handlers on a real SQLite file: one order per dispatch,
+department scoping in queries, idempotent actions with outbox rows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+
+from cityops.dispatch.v1 import events_pb2 as dispatch_events
+from cityops.workorders.v1 import events_pb2
+from svckit import db
+from svckit.clock import utcnow
+from svckit.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from svckit.grpc.identity import Caller
+from svckit.messaging.envelope import IncomingEvent
+from svckit.messaging.subjects import CASE_DISPATCHED, WORKORDER_ACCEPTED, WORKORDER_CREATED
+from svckit.tables import OutboxMessage
+from workorders.domain import commands
+from workorders.domain.model import Evidence, OrderState, Place, WorkOrder
+from workorders.service_layer import handlers
+from workorders.service_layer.unit_of_work import WorkOrdersUnitOfWork
+
+WATER = Caller("u-water", "department_user", "water")
+ROADS = Caller("u-roads", "department_user", "roads")
+TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'workorders.db'}")
+    await db.create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+def uow_of(engine: AsyncEngine) -> WorkOrdersUnitOfWork:
+    return WorkOrdersUnitOfWork(engine, "workorders")
+
+
+def dispatch_event(
+    dispatch_id: str, department: str = "water", event_id: str = ""
+) -> IncomingEvent:
+    msg = dispatch_events.CaseDispatched(
+        case_id=f"C-{dispatch_id}", dispatch_id=dispatch_id, department_id=department, title="Leak"
+    )
+    return IncomingEvent(
+        id=event_id or f"E-{dispatch_id}",
+        type=msg.DESCRIPTOR.full_name,
+        source="/cityops/dispatch",
+        subject=CASE_DISPATCHED,
+        case_id=msg.case_id,
+        time=utcnow(),
+        message=msg,
+        headers={"traceparent": TRACEPARENT},
+    )
+
+
+async def outbox(engine: AsyncEngine, subject: str) -> list[OutboxMessage]:
+    async with db.session_factory(engine)() as session:
+        rows = (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.subject == subject))
+        ).all()
+        return list(rows)
+
+
+async def test_repository_round_trips_an_order_and_scopes_queries(engine: AsyncEngine) -> None:
+    now = utcnow()
+    orders = [
+        WorkOrder(
+            "WO-1",
+            "D-1",
+            "C-1",
+            "water",
+            OrderState.CREATED,
+            "E01",
+            "a",
+            Place(1.0, 2.0, "d", "s", "g"),
+            now,
+            deadline=now + timedelta(days=1),
+            evidence=(Evidence("s3://x", "f" * 64, "image/png", 3),),
+        ),
+        WorkOrder(
+            "WO-2",
+            "D-2",
+            "C-2",
+            "water",
+            OrderState.ACCEPTED,
+            "E01",
+            "b",
+            None,
+            now + timedelta(seconds=1),
+        ),
+        WorkOrder(
+            "WO-3",
+            "D-3",
+            "C-1",
+            "roads",
+            OrderState.CREATED,
+            "E02",
+            "c",
+            None,
+            now + timedelta(seconds=2),
+        ),
+    ]
+    async with uow_of(engine) as uow:
+        for o in orders:
+            uow.orders.add(o)
+        await uow.commit()
+    async with uow_of(engine) as uow:
+        assert await uow.orders.get("WO-1") == orders[0]
+        assert await uow.orders.get_by_dispatch("D-2") == orders[1]
+        assert await uow.orders.get("nope") is None
+        water = await uow.orders.find(department_id="water", limit=10)
+        assert [o.order_id for o in water] == ["WO-1", "WO-2"]
+        everyone = await uow.orders.find(department_id=None, limit=10)
+        assert [o.order_id for o in everyone] == ["WO-1", "WO-2", "WO-3"]
+        created = await uow.orders.find(department_id=None, states=[OrderState.CREATED], limit=10)
+        assert [o.order_id for o in created] == ["WO-1", "WO-3"]
+        case_1 = await uow.orders.find(department_id=None, case_id="C-1", limit=1)
+        assert [o.order_id for o in case_1] == ["WO-1"]
+        loaded = await uow.orders.get("WO-1", for_update=True)
+        assert loaded is not None
+        loaded.accept(WATER, datetime(2025, 1, 1, tzinfo=UTC))
+        await uow.orders.save(loaded)
+        await uow.commit()
+    async with uow_of(engine) as uow:
+        again = await uow.orders.get("WO-1")
+        assert again is not None and again.state is OrderState.ACCEPTED
+        assert again.accepted_at == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order(
+    engine: AsyncEngine,
+) -> None:
+    async with uow_of(engine) as uow:
+        await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
+        # Same dispatch republished under a new event id, in the same batch transaction.
+        await handlers.on_case_dispatched(dispatch_event("D-1", event_id="E-other"), uow)
+        await uow.commit()
+    async with uow_of(engine) as uow:
+        await handlers.on_case_dispatched(dispatch_event("D-1", event_id="E-third"), uow)
+        await uow.commit()
+    async with uow_of(engine) as uow:
+        orders = await uow.orders.find(department_id=None, limit=10)
+    assert len(orders) == 1
+    assert orders[0].case_traceparent == TRACEPARENT and orders[0].state is OrderState.CREATED
+    created = await outbox(engine, WORKORDER_CREATED)
+    assert len(created) == 1 and created[0].case_id == "C-D-1"
+    assert (
+        events_pb2.WorkOrderCreated.FromString(created[0].body).work_order.order_id
+        == orders[0].order_id
+    )
+
+
+async def test_accept_is_idempotent_by_request_id_and_guarded(engine: AsyncEngine) -> None:
+    async with uow_of(engine) as uow:
+        await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
+        await uow.commit()
+    async with uow_of(engine) as uow:
+        [order] = await uow.orders.find(department_id="water", limit=1)
+    accept = commands.AcceptWorkOrder(request_id="r-1", order_id=order.order_id)
+
+    first = await handlers.accept_work_order(accept, WATER, uow_of(engine))
+    again = await handlers.accept_work_order(accept, WATER, uow_of(engine))
+    assert again == first and first.work_order.accepted_at.seconds > 0
+    assert len(await outbox(engine, WORKORDER_ACCEPTED)) == 1
+
+    with pytest.raises(FailedPreconditionError):
+        await handlers.accept_work_order(
+            commands.AcceptWorkOrder("r-2", order.order_id), WATER, uow_of(engine)
+        )
+    # Another department can neither replay the stored response nor act.
+    with pytest.raises(PermissionDeniedError):
+        await handlers.accept_work_order(accept, ROADS, uow_of(engine))
+    with pytest.raises(NotFoundError):
+        await handlers.get_work_order(commands.GetWorkOrder(order.order_id), ROADS, uow_of(engine))
+    with pytest.raises(InvalidArgumentError, match="request_id"):
+        await handlers.accept_work_order(
+            commands.AcceptWorkOrder("", order.order_id), WATER, uow_of(engine)
+        )
+    with pytest.raises(NotFoundError):
+        await handlers.accept_work_order(
+            commands.AcceptWorkOrder("r-3", "WO-missing"), WATER, uow_of(engine)
+        )
+
+
+async def test_a_request_id_reused_for_another_order_is_refused(engine: AsyncEngine) -> None:
+    async with uow_of(engine) as uow:
+        await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
+        await handlers.on_case_dispatched(dispatch_event("D-2"), uow)
+        await uow.commit()
+    async with uow_of(engine) as uow:
+        first, second = await uow.orders.find(department_id="water", limit=2)
+    await handlers.accept_work_order(
+        commands.AcceptWorkOrder("r-1", first.order_id), WATER, uow_of(engine)
+    )
+    with pytest.raises(InvalidArgumentError, match="another work order"):
+        await handlers.accept_work_order(
+            commands.AcceptWorkOrder("r-1", second.order_id), WATER, uow_of(engine)
+        )
+    got = await handlers.get_work_order(
+        commands.GetWorkOrder(second.order_id), WATER, uow_of(engine)
+    )
+    assert got.state is OrderState.CREATED
