@@ -1,0 +1,1 @@
+"""Audit rules as plain data and functions: no I/O, no protobuf, no database."""
