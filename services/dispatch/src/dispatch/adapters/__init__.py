@@ -1,0 +1,1 @@
+"""Storage, reference-data files and integration-event translation."""

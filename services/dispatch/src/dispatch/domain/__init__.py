@@ -1,0 +1,1 @@
+"""Dispatch rules: departments, the responsibility matrix and routing. Pure."""

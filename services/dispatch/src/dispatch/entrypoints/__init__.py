@@ -1,0 +1,1 @@
+"""How the outside reaches dispatch: NATS subscriptions, gRPC, the command line."""

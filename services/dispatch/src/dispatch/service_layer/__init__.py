@@ -1,0 +1,1 @@
+"""Use cases: handle filed cases, answer routing and dispatch queries."""
