@@ -1,0 +1,1 @@
+"""Tables, repository and proto translation: everything that touches I/O formats."""

@@ -1,0 +1,1 @@
+"""gRPC API, event subscriptions and the process entry point."""

@@ -1,0 +1,1 @@
+"""Handlers: orchestrate domain rules inside a unit of work."""

@@ -1,0 +1,292 @@
+"""Intake bootstrapped in-process against a real nats-server, driven through its
+real entrypoints: JetStream events in, CaseFiled out, gRPC on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from cityops.audit.v1 import events_pb2 as audit
+from cityops.common.v1 import common_pb2
+from cityops.detection.v1 import detection_pb2
+from cityops.detection.v1 import events_pb2 as detection
+from cityops.dispatch.v1 import events_pb2 as dispatch
+from cityops.intake.v1 import case_pb2, events_pb2
+from cityops.intake.v1 import intake_service_pb2 as pb
+from cityops.intake.v1 import intake_service_pb2_grpc as pb_grpc
+from cityops.workorders.v1 import events_pb2 as workorders
+from intake.bootstrap import bootstrap
+from intake.config import IntakeSettings
+from intake.service_layer.unit_of_work import IntakeUnitOfWork
+from svckit.grpc.client import channel
+from svckit.grpc.identity import Caller
+from svckit.messaging import subjects
+from svckit.messaging.envelope import Envelope, wrap
+from svckit.natsserver import NatsServer
+from svckit.runtime import ServiceRuntime
+from svckit.telemetry import inject_context
+
+OPERATOR = Caller(user_id="op-1", role="operator").metadata()
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Intake:
+    runtime: ServiceRuntime[IntakeUnitOfWork]
+    stub: pb_grpc.IntakeServiceAsyncStub
+    js: JetStreamContext
+
+
+async def wait_for(check: Callable[[], Awaitable[object]], timeout: float = 15.0) -> object:
+    """Poll until `check` returns something truthy; fail at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def intake(
+    tmp_path: Path,
+    nats_server: NatsServer,
+    nats_client: Client,
+    spans: InMemorySpanExporter,
+) -> AsyncIterator[Intake]:
+    settings = IntakeSettings(nats_url=nats_server.url, data_dir=tmp_path / "intake", grpc_port=0)
+    runtime = await bootstrap(settings)
+    task = asyncio.create_task(runtime.run())
+    assert runtime.grpc is not None
+    chan = channel(runtime.grpc.address)
+    await asyncio.wait_for(chan.channel_ready(), 10)
+    try:
+        stub: pb_grpc.IntakeServiceAsyncStub = pb_grpc.IntakeServiceStub(chan)  # type: ignore[assignment]
+        yield Intake(runtime, stub, nats_client.jetstream())
+    finally:
+        runtime.request_stop()
+        await asyncio.wait_for(task, 30)
+        await chan.close()
+
+
+def stamp(when: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(when)
+    return out
+
+
+async def publish(
+    js: JetStreamContext, message: Message, subject: str, case_id: str = ""
+) -> Envelope:
+    """Publish as a producer's relay would: CloudEvents headers and trace context."""
+    env = wrap(
+        message,
+        service=subjects.producer_of(subject),
+        subject=subject,
+        case_id=case_id,
+        trace_headers=inject_context(),
+    )
+    await js.publish(subject, env.body, headers=env.headers())
+    return env
+
+
+def reported(
+    point: tuple[float, float], detection_id: str = "det-1"
+) -> detection.DetectionReported:
+    return detection.DetectionReported(
+        detection=detection_pb2.Detection(
+            detection_id=detection_id,
+            source_id="cam-7",
+            category_code="C0101",
+            urgency=common_pb2.URGENCY_IMMEDIATE,
+            place=common_pb2.Place(
+                point=common_pb2.GeoPoint(latitude=point[0], longitude=point[1])
+            ),
+        )
+    )
+
+
+async def cases(intake: Intake, *states: case_pb2.CaseState.ValueType) -> pb.ListCasesResponse:
+    return await intake.stub.ListCases(pb.ListCasesRequest(states=states))
+
+
+async def filed_events(js: JetStreamContext) -> list[tuple[events_pb2.CaseFiled, dict[str, str]]]:
+    info = await js.stream_info("INTAKE")
+    out: list[tuple[events_pb2.CaseFiled, dict[str, str]]] = []
+    if info.state.messages == 0:
+        return out
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg("INTAKE", seq)
+        assert msg.subject == subjects.CASE_FILED
+        out.append((events_pb2.CaseFiled.FromString(msg.data or b""), dict(msg.headers or {})))
+    return out
+
+
+async def filed_count(
+    js: JetStreamContext, n: int
+) -> list[tuple[events_pb2.CaseFiled, dict[str, str]]]:
+    """The CaseFiled events on the INTAKE stream once there are `n` of them."""
+
+    async def enough() -> list[tuple[events_pb2.CaseFiled, dict[str, str]]]:
+        events = await filed_events(js)
+        return events if len(events) >= n else []
+
+    await wait_for(enough)
+    return await filed_events(js)
+
+
+async def handled(intake: Intake, consumer: str, env: Envelope) -> bool:
+    async with intake.runtime.uow() as uow:
+        return await uow.seen(consumer, env.id) is not None
+
+
+async def test_a_detection_files_one_case_in_its_discovery_trace(
+    intake: Intake, inside: tuple[float, float]
+) -> None:
+    with trace.get_tracer("test").start_as_current_span("camera alarm") as root:
+        discovery = format(root.get_span_context().trace_id, "032x")
+        env = await publish(intake.js, reported(inside), subjects.DETECTION_REPORTED)
+    # The same event again past JetStream's dedup (new Nats-Msg-Id, same ce-id):
+    headers = env.headers() | {"Nats-Msg-Id": "resent-1"}
+    await intake.js.publish(subjects.DETECTION_REPORTED, env.body, headers=headers)
+
+    async def both_handled() -> bool:
+        info = await intake.js.consumer_info("DETECTION", "intake-detection")
+        return (
+            info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 2
+        )
+
+    await wait_for(both_handled)
+    listed = await cases(intake)
+    assert listed.total_size == 1
+    case = listed.cases[0]
+    assert case.state == case_pb2.CASE_STATE_FILED and list(case.detection_ids) == ["det-1"]
+    assert case.title.startswith("上水井盖 · ") and case.place.district_code
+    assert case.urgency == common_pb2.URGENCY_IMMEDIATE
+    assert case.trace_id == discovery
+
+    [(filed, filed_headers)] = await filed_count(intake.js, 1)
+    assert filed.case.case_id == case.case_id
+    assert filed_headers["ce-subject"] == case.case_id
+    assert filed_headers["traceparent"].split("-")[1] == discovery
+
+
+async def test_progress_events_close_the_case_and_a_late_dispatch_changes_nothing(
+    intake: Intake, inside: tuple[float, float]
+) -> None:
+    await publish(intake.js, reported(inside), subjects.DETECTION_REPORTED)
+
+    async def one_case() -> str:
+        listed = await cases(intake)
+        return listed.cases[0].case_id if listed.cases else ""
+
+    case_id = str(await wait_for(one_case))
+    at = [stamp(T0 + timedelta(minutes=m)) for m in range(10)]
+    progress: list[tuple[Message, str]] = [
+        (
+            dispatch.CaseDispatched(
+                case_id=case_id, department_id="dept-water", dispatched_at=at[1], deadline=at[9]
+            ),
+            subjects.CASE_DISPATCHED,
+        ),
+        (
+            workorders.WorkOrderAccepted(case_id=case_id, accepted_at=at[2]),
+            subjects.WORKORDER_ACCEPTED,
+        ),
+        (
+            workorders.WorkOrderCompleted(case_id=case_id, completed_at=at[3]),
+            subjects.WORKORDER_COMPLETED,
+        ),
+        (audit.CaseClosed(case_id=case_id, closed_at=at[4]), subjects.CASE_CLOSED),
+    ]
+    for message, subject in progress:
+        await publish(intake.js, message, subject, case_id)
+
+    async def closed() -> bool:
+        return bool((await cases(intake, case_pb2.CASE_STATE_CLOSED)).cases)
+
+    await wait_for(closed)
+    late = dispatch.CaseDispatched(
+        case_id=case_id, department_id="dept-roads", dispatched_at=at[8], deadline=at[9]
+    )
+    env = await publish(intake.js, late, subjects.CASE_DISPATCHED, case_id)
+    await wait_for(lambda: handled(intake, "intake-dispatch", env))
+    case = (await intake.stub.GetCase(pb.GetCaseRequest(case_id=case_id))).case
+    assert case.state == case_pb2.CASE_STATE_CLOSED
+    assert case.lead_department_id == "dept-water"
+    assert case.deadline.ToDatetime(tzinfo=UTC) == T0 + timedelta(minutes=9)
+
+
+async def test_grpc_create_get_and_list(intake: Intake, inside: tuple[float, float]) -> None:
+    request = pb.CreateCaseRequest(
+        request_id="req-1",
+        category_code="C0101",
+        point=common_pb2.GeoPoint(latitude=inside[0], longitude=inside[1]),
+        urgency=common_pb2.URGENCY_EXPECTED,
+    )
+    first = await intake.stub.CreateCase(request, metadata=OPERATOR)
+    again = await intake.stub.CreateCase(request, metadata=OPERATOR)
+    assert again.case == first.case and first.case.state == case_pb2.CASE_STATE_FILED
+    second = await intake.stub.CreateCase(
+        pb.CreateCaseRequest(
+            request_id="req-2", category_code="C0101", title="路口井盖缺失", point=request.point
+        ),
+        metadata=OPERATOR,
+    )
+    assert second.case.urgency == common_pb2.URGENCY_UNKNOWN
+
+    got = await intake.stub.GetCase(pb.GetCaseRequest(case_id=first.case.case_id))
+    assert got.case == first.case
+    page = await intake.stub.ListCases(pb.ListCasesRequest(page_size=1))
+    assert page.total_size == 2 and [c.case_id for c in page.cases] == [second.case.case_id]
+    rest = await intake.stub.ListCases(
+        pb.ListCasesRequest(page_size=1, page_token=page.next_page_token)
+    )
+    assert [c.case_id for c in rest.cases] == [first.case.case_id] and rest.next_page_token == ""
+    none_closed = await cases(intake, case_pb2.CASE_STATE_CLOSED)
+    assert none_closed.total_size == 0 and not none_closed.cases
+
+    # The retried request published nothing:
+    assert len(await filed_count(intake.js, 2)) == 2
+
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await intake.stub.GetCase(pb.GetCaseRequest(case_id="case-missing"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    refusals = [
+        (pb.CreateCaseRequest(category_code="C0101", point=request.point), OPERATOR),
+        (
+            pb.CreateCaseRequest(request_id="r3", category_code="Z9999", point=request.point),
+            OPERATOR,
+        ),
+        (
+            pb.CreateCaseRequest(
+                request_id="r4", category_code="C0101", point=common_pb2.GeoPoint()
+            ),
+            OPERATOR,
+        ),
+    ]
+    for bad, metadata in refusals:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await intake.stub.CreateCase(bad, metadata=metadata)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as bad_token:
+        await intake.stub.ListCases(pb.ListCasesRequest(page_token="not-a-token"))
+    assert bad_token.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await intake.stub.CreateCase(request)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert (await cases(intake)).total_size == 2
