@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -107,47 +108,53 @@ async def test_a_detection_travels_the_whole_loop_to_closed(stack: Stack) -> Non
     assert stack.span_dir is not None
     span_dir = stack.span_dir
 
-    async def chain() -> dict[str, set[str]] | None:
+    async def chain() -> set[tuple[str, str]] | None:
         spans = read_spans(span_dir)
-        ingest = [
-            s
-            for s in spans
-            if s["service"] == "detection"
-            and s["kind"] == "SERVER"
-            and "/ingest/detections" in s["name"]
-        ]
+        ingest = [s for s in spans if is_ingest(s)]
         if not ingest:
             return None
         origin = ingest[0]["trace_id"]
         linked = {
             s["trace_id"] for s in spans if any(link["trace_id"] == origin for link in s["links"])
         }
-        traces = {origin} | linked
-        in_chain = [s for s in spans if s["trace_id"] in traces]
-        wanted = {
-            ("intake", "cityops.detection.detection.reported process"),
-            ("dispatch", "cityops.intake.case.filed process"),
-            ("workorders", "cityops.dispatch.case.dispatched process"),
-            ("workorders", "workorders.accept"),
-            ("workorders", "workorders.complete"),
-            ("audit", "audit.verify"),
-            ("audit", "audit.close"),
-            ("intake", "cityops.audit.case.closed process"),
-        }
-        found = {(s["service"], s["name"]) for s in in_chain}
-        return {"found": found} if wanted <= found else None
+        found = {(s["service"], s["name"]) for s in spans if s["trace_id"] in {origin} | linked}
+        return found if found >= CHAIN else None
 
     await eventually(chain, timeout=30)
     spans = read_spans(span_dir)
-    origin = next(
-        s["trace_id"] for s in spans if s["service"] == "detection" and s["kind"] == "SERVER"
+    origin = next(s for s in spans if is_ingest(s))["trace_id"]
+    # The asynchronous hops are children in the discovery trace itself, not new roots.
+    for service, name in CHAIN_IN_ORIGIN_TRACE:
+        span = next(s for s in spans if s["service"] == service and s["name"] == name)
+        assert span["trace_id"] == origin and span["parent_span_id"], (service, name)
+    # The people's actions started new traces, each linked to the discovery trace.
+    for service, name in CHAIN - CHAIN_IN_ORIGIN_TRACE:
+        span = next(s for s in spans if s["service"] == service and s["name"] == name)
+        assert span["trace_id"] != origin or any(
+            link["trace_id"] == origin for link in span["links"]
+        )
+
+
+CHAIN_IN_ORIGIN_TRACE = {
+    ("intake", "cityops.detection.detection.reported process"),
+    ("dispatch", "cityops.intake.case.filed process"),
+    ("workorders", "cityops.dispatch.case.dispatched process"),
+}
+ACTIONS = {
+    ("workorders", "workorders.accept"),
+    ("workorders", "workorders.complete"),
+    ("audit", "audit.verify"),
+    ("audit", "audit.close"),
+}
+CHAIN = CHAIN_IN_ORIGIN_TRACE | ACTIONS | {("intake", "cityops.audit.case.closed process")}
+
+
+def is_ingest(span: dict[str, Any]) -> bool:
+    return bool(
+        span["service"] == "detection"
+        and span["kind"] == "SERVER"
+        and "/ingest/detections" in span["name"]
     )
-    intake_span = next(
-        s
-        for s in spans
-        if s["service"] == "intake" and s["name"] == "cityops.detection.detection.reported process"
-    )
-    assert intake_span["trace_id"] == origin and intake_span["parent_span_id"]
 
 
 async def test_malformed_detections_get_4xx_and_publish_nothing(stack: Stack) -> None:
