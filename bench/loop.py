@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -37,6 +38,15 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -111,12 +121,14 @@ async def run(detections: int, concurrency: int, stack: Stack) -> None:
             f"latency accepted → order   p50 {statistics.median(latencies):7.0f} ms   p99 {percentile(latencies, 0.99):7.0f} ms"
         )
     print(f"work orders created        {len(order_created_at)} of {len(accepted_at)}")
-    total = 0.0
+    total = cpu_total = 0.0
     for name, proc in stack.processes.items():
-        peak = rss_mb(proc.pid)
+        peak, cpu = rss_mb(proc.pid), cpu_seconds(proc.pid)
         total += peak
-        print(f"peak RSS {name:<12}      {peak:8.0f} MiB")
-    print(f"peak RSS services total    {total:8.0f} MiB")
+        cpu_total += cpu
+        per = cpu / max(1, len(accepted_at)) * 1000
+        print(f"{name:<12} peak RSS {peak:6.0f} MiB   CPU {cpu:6.1f} s ({per:5.2f} ms/detection)")
+    print(f"services     peak RSS {total:6.0f} MiB   CPU {cpu_total:6.1f} s")
 
 
 def main() -> int:
@@ -125,11 +137,11 @@ def main() -> int:
     )
     parser.add_argument("--detections", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--keep", type=Path, help="keep the stack's data and logs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
-        stack = Stack(
-            data_dir=Path(tmp), ports=Ports.free(), log_format="json", log_dir=Path(tmp) / "logs"
-        )
+        root = args.keep or Path(tmp)
+        stack = Stack(data_dir=root, ports=Ports.free(), log_format="json", log_dir=root / "logs")
         with stack.running():
             asyncio.run(run(args.detections, args.concurrency, stack))
     return 0

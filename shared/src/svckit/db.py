@@ -8,17 +8,21 @@ a reader upgrades), writes take an in-process lock; `write_lock()` gives it.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, TypeDecorator, event
+from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-_WRITE_LOCKS: dict[int, asyncio.Lock] = {}
+# Keyed by the engine itself, held weakly: a lock lives exactly as long as its
+# engine. (Keyed by id(), a new engine could inherit a dead engine's lock, still
+# held or bound to a closed event loop.)
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -51,10 +55,11 @@ def write_lock(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
     """Serialise this process's writers on SQLite; no-op on PostgreSQL."""
     if not is_sqlite(engine):
         return nullcontext()
-    key = id(engine)
-    if key not in _WRITE_LOCKS:
-        _WRITE_LOCKS[key] = asyncio.Lock()
-    return _WRITE_LOCKS[key]
+    key = engine.sync_engine
+    lock = _WRITE_LOCKS.get(key)
+    if lock is None:
+        lock = _WRITE_LOCKS[key] = asyncio.Lock()
+    return lock
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,7 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _common(name: str, default: object) -> object:
-    return Field(default, validation_alias=AliasChoices(name, f"CITYOPS_{name.upper()}"))
+    # Only the prefixed variable: a bare alias (`log_level`) would also read an
+    # unrelated LOG_LEVEL or DATA_DIR from the environment, ahead of CITYOPS_*.
+    # Keyword construction uses the field name (populate_by_name).
+    return Field(default, validation_alias=AliasChoices(f"CITYOPS_{name.upper()}"))
 
 
 class ServiceSettings(BaseSettings):
@@ -31,7 +34,7 @@ class ServiceSettings(BaseSettings):
     # Write finished spans as JSON lines here (tests, offline debugging).
     span_file: Path | None = _common("span_file", None)  # type: ignore[assignment]
     otlp_endpoint: str | None = Field(
-        None, validation_alias=AliasChoices("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT")
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
     grpc_host: str = _common("grpc_host", "127.0.0.1")  # type: ignore[assignment]
     # Service-specific below; subclasses set their env prefix and defaults.

@@ -18,7 +18,10 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace import Link, SpanContext
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_W3C = TraceContextTextMapPropagator()
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -106,19 +109,13 @@ def current_traceparent() -> str:
 
 
 def span_context_from_traceparent(traceparent: str) -> SpanContext | None:
-    """Parse a stored `traceparent` so a later action can link to it."""
-    parts = traceparent.split("-")
-    if len(parts) != 4:
-        return None
-    try:
-        ctx = SpanContext(
-            trace_id=int(parts[1], 16),
-            span_id=int(parts[2], 16),
-            is_remote=True,
-            trace_flags=TraceFlags(int(parts[3], 16)),
-        )
-    except ValueError:
-        return None
+    """Parse a stored `traceparent` so a later action can link to it.
+
+    The W3C parser decides: `int(x, 16)` alone would take "00-1-2-01" or
+    "0x…" ids and flags above one byte as a context to link to.
+    """
+    context = _W3C.extract({"traceparent": traceparent})
+    ctx = trace.get_current_span(context).get_span_context()
     return ctx if ctx.is_valid else None
 
 

@@ -4,7 +4,7 @@ production: producers' events on their streams, people over gRPC."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -31,10 +31,11 @@ from cityops.workorders.v1 import events_pb2 as workorder_events
 from cityops.workorders.v1 import work_order_pb2
 from svckit.grpc.client import channel
 from svckit.grpc.identity import Caller
-from svckit.messaging import envelope, subjects
+from svckit.messaging import subjects
 from svckit.natsserver import NatsServer
 from svckit.runtime import ServiceRuntime
-from svckit.telemetry import inject_context
+from svckit.testing.polling import eventually
+from svckit.testing.streams import publish_event
 
 CASE = "C-20240501-0001"
 D01 = "D01-transport"
@@ -54,14 +55,7 @@ class Audit:
         self, producer: str, message: Message, subject: str, case_id: str = CASE
     ) -> str:
         """What a producer's outbox relay does: the svckit envelope on its stream."""
-        env = envelope.wrap(
-            message,
-            service=producer,
-            subject=subject,
-            case_id=case_id,
-            trace_headers=inject_context(),
-        )
-        await self.js.publish(subject, env.body, headers=env.headers())
+        env = await publish_event(self.js, message, subject, case_id=case_id, service=producer)
         return env.id
 
     async def entries(self) -> int:
@@ -73,18 +67,10 @@ class Audit:
         """Publish, then wait until the ledger holds it, so the ledger order is the story's."""
         before = await self.entries()
         await self.publish(producer, message, subject)
-        await wait_for(lambda: self.has_entries(before + 1))
+        await eventually(lambda: self.has_entries(before + 1), timeout=15)
 
     async def has_entries(self, count: int) -> bool:
         return await self.entries() >= count
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -218,7 +204,7 @@ async def test_a_case_from_detection_to_closure(audit: Audit, spans: InMemorySpa
     verified = await audit.stub.VerifyCase(verify, metadata=INSPECTOR.metadata())
     again = await audit.stub.VerifyCase(verify, metadata=INSPECTOR.metadata())
     assert verified.verification_id and again.verification_id == verified.verification_id
-    await wait_for(lambda: audit.has_entries(7))
+    await eventually(lambda: audit.has_entries(7), timeout=15)
     raw = await audit.js.get_last_msg("AUDIT", subjects.CASE_VERIFIED)
     event = audit_events.CaseVerified.FromString(raw.data or b"")
     assert (event.case_id, event.verification_id, event.verifier.user_id) == (
@@ -230,7 +216,7 @@ async def test_a_case_from_detection_to_closure(audit: Audit, spans: InMemorySpa
 
     closed = await audit.stub.CloseCase(close, metadata=OPERATOR.metadata())
     assert closed.case_id == CASE
-    await wait_for(lambda: audit.has_entries(8))
+    await eventually(lambda: audit.has_entries(8), timeout=15)
     closed_msg = await audit.js.get_last_msg("AUDIT", subjects.CASE_CLOSED)
     assert audit_events.CaseClosed.FromString(closed_msg.data).reason_code == "resolved"
 
@@ -244,7 +230,7 @@ async def test_a_case_from_detection_to_closure(audit: Audit, spans: InMemorySpa
     async def redelivery_handled() -> bool:
         return dispatch_worker.handled > handled
 
-    await wait_for(redelivery_handled)
+    await eventually(redelivery_handled, timeout=15)
 
     timeline = (
         await audit.stub.GetTimeline(api.GetTimelineRequest(case_id=CASE), metadata=read)
@@ -276,7 +262,7 @@ async def test_reading_and_rework(audit: Audit) -> None:
     )
     failed = api.VerifyCaseRequest(request_id="r-1", case_id=CASE, passed=False, note="坑槽未填平")
     await audit.stub.VerifyCase(failed, metadata=INSPECTOR.metadata())
-    await wait_for(lambda: audit.has_entries(6))
+    await eventually(lambda: audit.has_entries(6), timeout=15)
     rework = audit_events.CaseRework.FromString(
         (await audit.js.get_last_msg("AUDIT", subjects.CASE_REWORK)).data
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,14 +51,6 @@ def dispatched(n: int, case_id: str = "C-1") -> IncomingEvent:
     return event(n, message, subjects.CASE_DISPATCHED, case_id)
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-    await db.create_tables(engine)
-    yield engine
-    await engine.dispose()
-
-
 async def record(engine: AsyncEngine, *events: IncomingEvent) -> None:
     async with AuditUnitOfWork(engine, "audit") as uow:
         for e in events:
@@ -79,22 +70,22 @@ async def check(engine: AsyncEngine) -> tuple[bool, int, str]:
 
 
 async def test_entries_chain_and_a_redelivered_event_is_not_appended_twice(
-    engine: AsyncEngine,
+    sqlite_engine: AsyncEngine,
 ) -> None:
-    await record(engine, dispatched(1), dispatched(2))
-    await record(engine, dispatched(2), dispatched(3))  # evt-2 again, past the inbox
-    async with AuditUnitOfWork(engine, "audit") as uow:
+    await record(sqlite_engine, dispatched(1), dispatched(2))
+    await record(sqlite_engine, dispatched(2), dispatched(3))  # evt-2 again, past the inbox
+    async with AuditUnitOfWork(sqlite_engine, "audit") as uow:
         entries = await uow.ledger.all_entries()
     assert [(e.sequence, e.event_id) for e in entries] == [(1, "evt-1"), (2, "evt-2"), (3, "evt-3")]
     assert entries[1].previous_hash == entries[0].entry_hash
     assert entries[2].previous_hash == entries[1].entry_hash
     assert [e.summary for e in entries] == ["派遣至 D01", "派遣至 D02", "派遣至 D03"]
     assert entries[0].occurred_at == datetime(2024, 5, 1, 8, 1, tzinfo=UTC)
-    assert await check(engine) == (True, 0, "")
+    assert await check(sqlite_engine) == (True, 0, "")
 
 
 async def test_a_detection_joins_the_timeline_of_the_case_filed_from_it(
-    engine: AsyncEngine,
+    sqlite_engine: AsyncEngine,
 ) -> None:
     detection = detection_events.DetectionReported(
         detection=detection_pb2.Detection(
@@ -106,12 +97,12 @@ async def test_a_detection_joins_the_timeline_of_the_case_filed_from_it(
     filed = intake_events.CaseFiled(
         case=case_pb2.Case(case_id="C-1", category_code="E0105", detection_ids=["det-1"])
     )
-    await record(engine, event(1, detection, subjects.DETECTION_REPORTED, case_id=""))
-    await record(engine, dispatched(2, case_id="C-2"))
-    async with AuditUnitOfWork(engine, "audit") as uow:
+    await record(sqlite_engine, event(1, detection, subjects.DETECTION_REPORTED, case_id=""))
+    await record(sqlite_engine, dispatched(2, case_id="C-2"))
+    async with AuditUnitOfWork(sqlite_engine, "audit") as uow:
         assert await uow.ledger.timeline("C-1") == []
-    await record(engine, event(3, filed, subjects.CASE_FILED))
-    async with AuditUnitOfWork(engine, "audit") as uow:
+    await record(sqlite_engine, event(3, filed, subjects.CASE_FILED))
+    async with AuditUnitOfWork(sqlite_engine, "audit") as uow:
         timeline = await uow.ledger.timeline("C-1")
         case = await uow.cases.get("C-1")
     assert [(e.sequence, e.case_id, e.summary) for e in timeline] == [
@@ -122,10 +113,10 @@ async def test_a_detection_joins_the_timeline_of_the_case_filed_from_it(
 
 
 @pytest.fixture
-async def six(engine: AsyncEngine) -> AsyncEngine:
-    await record(engine, *(dispatched(n) for n in range(1, 7)))
-    assert await check(engine) == (True, 0, "")
-    return engine
+async def six(sqlite_engine: AsyncEngine) -> AsyncEngine:
+    await record(sqlite_engine, *(dispatched(n) for n in range(1, 7)))
+    assert await check(sqlite_engine) == (True, 0, "")
+    return sqlite_engine
 
 
 async def test_a_changed_byte_is_named(six: AsyncEngine) -> None:
@@ -184,9 +175,9 @@ async def test_an_inserted_entry_is_named(six: AsyncEngine) -> None:
 
 
 async def test_the_cli_prints_the_result_and_exits_1_on_a_bad_ledger(
-    six: AsyncEngine, tmp_path: Path
+    six: AsyncEngine, sqlite_url: str
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+    url = sqlite_url  # the database `six` wrote
     out = io.StringIO()
     assert await cli.verify_ledger(url, out) == 0
     assert out.getvalue() == "ledger ok: 6 entries checked\n"

@@ -9,8 +9,8 @@ from detection.config import NAME, DetectionSettings
 from detection.domain.rules import IngestPolicy
 from detection.entrypoints.grpc_api import SERVICE_NAME, DetectionServicer
 from detection.entrypoints.http_api import create_app
-from detection.entrypoints.http_server import HttpServer
 from detection.service_layer.unit_of_work import DetectionUnitOfWork
+from svckit.http_server import HttpServer
 from svckit.reference import Catalogue, CityMap, default_catalogue_path, default_city_map_path
 from svckit.runtime import ServiceRuntime
 

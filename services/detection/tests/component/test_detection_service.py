@@ -7,7 +7,7 @@ import asyncio
 import functools
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,22 +31,10 @@ from svckit.messaging.subjects import DETECTION_REPORTED
 from svckit.natsserver import NatsServer
 from svckit.reference import CityMap, default_city_map_path
 from svckit.tables import OutboxMessage
+from svckit.testing.polling import eventually
 
 STREAM = "DETECTION"
 DROP = object()  # a field to leave out of the report
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -70,7 +58,7 @@ async def running(settings: DetectionSettings) -> AsyncIterator[DetectionRuntime
     runtime = await bootstrap(settings)
     task = asyncio.create_task(runtime.run())
     try:
-        await wait_for(lambda: runtime.http.started or task.done())
+        await eventually(lambda: runtime.http.started or task.done(), timeout=10, every=0.02)
         assert not task.done(), task
         yield runtime
     finally:
@@ -140,7 +128,7 @@ async def test_a_report_is_accepted_once_published_once_and_readable(
         assert "/ingest/detections" in openapi.json()["paths"]
         assert "#/$defs/" not in openapi.text  # the hand-read body's schema resolves
 
-        await wait_for(lambda: stream_messages(nats_client))
+        await eventually(lambda: stream_messages(nats_client), timeout=10, every=0.02)
         message = await nats_client.jetstream().get_msg(STREAM, 1)
         headers = message.headers or {}
         assert message.subject == DETECTION_REPORTED
@@ -260,7 +248,7 @@ async def test_bad_input_is_refused_with_its_reason_and_leaves_no_trace(
         # The relay is live: a good report goes through and is the stream's only message.
         good = await client.post("/ingest/detections", json=valid_report(source_event_id="ok"))
         assert good.status_code == 202
-        await wait_for(lambda: stream_messages(nats_client))
+        await eventually(lambda: stream_messages(nats_client), timeout=10, every=0.02)
         message = await nats_client.jetstream().get_msg(STREAM, 1)
         event = events_pb2.DetectionReported.FromString(message.data or b"")
         assert event.detection.detection_id == good.json()["detection_id"]

@@ -28,20 +28,14 @@ from svckit.messaging.envelope import IncomingEvent
 from svckit.messaging.subjects import CASE_DISPATCHED, CASE_FILED, CASE_UNROUTABLE
 from svckit.natsserver import NatsServer
 from svckit.runtime import ServiceRuntime
+from svckit.testing.polling import eventually
+from svckit.testing.streams import publish_envelope, stream_events
 
 IN_D01 = common_pb2.GeoPoint(latitude=31.235, longitude=121.544)
 IN_D02 = common_pb2.GeoPoint(latitude=31.23, longitude=121.45)
 
 # start(**settings) -> (runtime, DispatchService stub on a real channel)
 Start = Callable[..., Awaitable[tuple[ServiceRuntime[DispatchUnitOfWork], Any]]]
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -85,24 +79,19 @@ def case_filed(case_id: str, category: str, district: str, point: common_pb2.Geo
 
 
 async def publish(nc: Client, env: envelope.Envelope, msg_id: str | None = None) -> None:
-    headers = env.headers()
-    if msg_id:
-        headers["Nats-Msg-Id"] = msg_id  # a republish past JetStream's duplicate window
-    await nc.jetstream().publish(CASE_FILED, env.body, headers=headers)
+    # A msg_id: a republish past JetStream's duplicate window.
+    await publish_envelope(nc.jetstream(), env, {"Nats-Msg-Id": msg_id} if msg_id else None)
 
 
 async def dispatch_events_published(nc: Client) -> list[IncomingEvent]:
-    js = nc.jetstream()
-    count = (await js.stream_info("DISPATCH")).state.messages
-    raw = [await js.get_msg("DISPATCH", seq) for seq in range(1, count + 1)]
-    return [envelope.unwrap(m.subject, m.headers, m.data or b"") for m in raw]
+    return await stream_events(nc.jetstream(), "DISPATCH")
 
 
 async def wait_for_events(nc: Client, count: int) -> list[IncomingEvent]:
     async def enough() -> bool:
         return len(await dispatch_events_published(nc)) >= count
 
-    await wait_for(enough)
+    await eventually(enough, timeout=15)
     return await dispatch_events_published(nc)
 
 
@@ -142,7 +131,7 @@ async def test_filed_case_is_dispatched_once_and_can_be_looked_up(
     async def all_handled() -> bool:
         return worker.handled == 3
 
-    await wait_for(all_handled)
+    await eventually(all_handled, timeout=15)
     events = await dispatch_events_published(nats_client)
     assert [e.case_id for e in events] == ["C-1", "C-2"]
     leak = events[1].message

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,14 +26,6 @@ from svckit.messaging.subjects import CASE_DISPATCHED
 from svckit.tables import OutboxMessage
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'dispatch.db'}")
-    await db.create_tables(engine)
-    yield engine
-    await engine.dispose()
-
-
 def record(case_id: str, **fields: Any) -> DispatchRecord:
     decided = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     base = DispatchRecord(
@@ -55,7 +45,7 @@ def record(case_id: str, **fields: Any) -> DispatchRecord:
     return replace(base, **fields)
 
 
-async def test_a_decision_round_trips_with_aware_times(engine: AsyncEngine) -> None:
+async def test_a_decision_round_trips_with_aware_times(sqlite_engine: AsyncEngine) -> None:
     stored = record("C-1")
     unroutable = record(
         "C-2",
@@ -67,35 +57,35 @@ async def test_a_decision_round_trips_with_aware_times(engine: AsyncEngine) -> N
         deadline=None,
         reason="no rule",
     )
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         uow.decisions.add(stored)
         uow.decisions.add(unroutable)
         await uow.commit()
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         assert await uow.decisions.for_case("C-1") == stored
         assert await uow.decisions.for_case("C-2") == unroutable
         assert await uow.decisions.for_case("C-3") is None
 
 
-async def test_a_case_has_at_most_one_decision(engine: AsyncEngine) -> None:
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+async def test_a_case_has_at_most_one_decision(sqlite_engine: AsyncEngine) -> None:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         uow.decisions.add(record("C-1"))
         await uow.commit()
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         uow.decisions.add(record("C-1", department_id="D02-street_office"))
         with pytest.raises(IntegrityError):
             await uow.commit()
 
 
-async def test_without_commit_nothing_is_kept(engine: AsyncEngine) -> None:
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+async def test_without_commit_nothing_is_kept(sqlite_engine: AsyncEngine) -> None:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         uow.decisions.add(record("C-1"))
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         assert await uow.decisions.for_case("C-1") is None
 
 
 async def test_handler_writes_decision_and_event_in_one_transaction(
-    engine: AsyncEngine, shipped_reference: ReferenceData
+    sqlite_engine: AsyncEngine, shipped_reference: ReferenceData
 ) -> None:
     case = case_pb2.Case(
         case_id="C-9",
@@ -113,10 +103,10 @@ async def test_handler_writes_decision_and_event_in_one_transaction(
         message=intake_events.CaseFiled(case=case),
         headers={},
     )
-    async with DispatchUnitOfWork(engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         await handlers.on_case_filed(event, uow, reference=shipped_reference)
         await uow.commit()
-    async with db.session_factory(engine)() as session:
+    async with db.session_factory(sqlite_engine)() as session:
         rows = (await session.exec(select(DispatchDecisionRow))).all()
         outbox = (await session.exec(select(OutboxMessage))).all()
     assert [(r.case_id, r.department_id, r.handling_hours) for r in rows] == [("C-9", "D01-gas", 1)]

@@ -4,7 +4,7 @@ real entrypoints: JetStream events in, CaseFiled out, gRPC on loopback."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,10 +33,11 @@ from intake.service_layer.unit_of_work import IntakeUnitOfWork
 from svckit.grpc.client import channel
 from svckit.grpc.identity import Caller
 from svckit.messaging import subjects
-from svckit.messaging.envelope import Envelope, wrap
+from svckit.messaging.envelope import Envelope
 from svckit.natsserver import NatsServer
 from svckit.runtime import ServiceRuntime
-from svckit.telemetry import inject_context
+from svckit.testing.polling import eventually
+from svckit.testing.streams import publish_envelope, publish_event, stream_messages
 
 OPERATOR = Caller(user_id="op-1", role="operator").metadata()
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
@@ -47,18 +48,6 @@ class Intake:
     runtime: ServiceRuntime[IntakeUnitOfWork]
     stub: pb_grpc.IntakeServiceAsyncStub
     js: JetStreamContext
-
-
-async def wait_for(check: Callable[[], Awaitable[object]], timeout: float = 15.0) -> object:
-    """Poll until `check` returns something truthy; fail at the deadline."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -89,21 +78,6 @@ def stamp(when: datetime) -> Timestamp:
     return out
 
 
-async def publish(
-    js: JetStreamContext, message: Message, subject: str, case_id: str = ""
-) -> Envelope:
-    """Publish as a producer's relay would: CloudEvents headers and trace context."""
-    env = wrap(
-        message,
-        service=subjects.producer_of(subject),
-        subject=subject,
-        case_id=case_id,
-        trace_headers=inject_context(),
-    )
-    await js.publish(subject, env.body, headers=env.headers())
-    return env
-
-
 def reported(
     point: tuple[float, float], detection_id: str = "det-1"
 ) -> detection.DetectionReported:
@@ -125,12 +99,8 @@ async def cases(intake: Intake, *states: case_pb2.CaseState.ValueType) -> pb.Lis
 
 
 async def filed_events(js: JetStreamContext) -> list[tuple[events_pb2.CaseFiled, dict[str, str]]]:
-    info = await js.stream_info("INTAKE")
     out: list[tuple[events_pb2.CaseFiled, dict[str, str]]] = []
-    if info.state.messages == 0:
-        return out
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await js.get_msg("INTAKE", seq)
+    for msg in await stream_messages(js, "INTAKE"):
         assert msg.subject == subjects.CASE_FILED
         out.append((events_pb2.CaseFiled.FromString(msg.data or b""), dict(msg.headers or {})))
     return out
@@ -145,7 +115,7 @@ async def filed_count(
         events = await filed_events(js)
         return events if len(events) >= n else []
 
-    await wait_for(enough)
+    await eventually(enough, timeout=15)
     return await filed_events(js)
 
 
@@ -159,10 +129,9 @@ async def test_a_detection_files_one_case_in_its_discovery_trace(
 ) -> None:
     with trace.get_tracer("test").start_as_current_span("camera alarm") as root:
         discovery = format(root.get_span_context().trace_id, "032x")
-        env = await publish(intake.js, reported(inside), subjects.DETECTION_REPORTED)
+        env = await publish_event(intake.js, reported(inside), subjects.DETECTION_REPORTED)
     # The same event again past JetStream's dedup (new Nats-Msg-Id, same ce-id):
-    headers = env.headers() | {"Nats-Msg-Id": "resent-1"}
-    await intake.js.publish(subjects.DETECTION_REPORTED, env.body, headers=headers)
+    await publish_envelope(intake.js, env, {"Nats-Msg-Id": "resent-1"})
 
     async def both_handled() -> bool:
         info = await intake.js.consumer_info("DETECTION", "intake-detection")
@@ -170,7 +139,7 @@ async def test_a_detection_files_one_case_in_its_discovery_trace(
             info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 2
         )
 
-    await wait_for(both_handled)
+    await eventually(both_handled, timeout=15)
     listed = await cases(intake)
     assert listed.total_size == 1
     case = listed.cases[0]
@@ -188,13 +157,13 @@ async def test_a_detection_files_one_case_in_its_discovery_trace(
 async def test_progress_events_close_the_case_and_a_late_dispatch_changes_nothing(
     intake: Intake, inside: tuple[float, float]
 ) -> None:
-    await publish(intake.js, reported(inside), subjects.DETECTION_REPORTED)
+    await publish_event(intake.js, reported(inside), subjects.DETECTION_REPORTED)
 
     async def one_case() -> str:
         listed = await cases(intake)
         return listed.cases[0].case_id if listed.cases else ""
 
-    case_id = str(await wait_for(one_case))
+    case_id = str(await eventually(one_case, timeout=15))
     at = [stamp(T0 + timedelta(minutes=m)) for m in range(10)]
     progress: list[tuple[Message, str]] = [
         (
@@ -214,17 +183,17 @@ async def test_progress_events_close_the_case_and_a_late_dispatch_changes_nothin
         (audit.CaseClosed(case_id=case_id, closed_at=at[4]), subjects.CASE_CLOSED),
     ]
     for message, subject in progress:
-        await publish(intake.js, message, subject, case_id)
+        await publish_event(intake.js, message, subject, case_id=case_id)
 
     async def closed() -> bool:
         return bool((await cases(intake, case_pb2.CASE_STATE_CLOSED)).cases)
 
-    await wait_for(closed)
+    await eventually(closed, timeout=15)
     late = dispatch.CaseDispatched(
         case_id=case_id, department_id="dept-roads", dispatched_at=at[8], deadline=at[9]
     )
-    env = await publish(intake.js, late, subjects.CASE_DISPATCHED, case_id)
-    await wait_for(lambda: handled(intake, "intake-dispatch", env))
+    env = await publish_event(intake.js, late, subjects.CASE_DISPATCHED, case_id=case_id)
+    await eventually(lambda: handled(intake, "intake-dispatch", env), timeout=15)
     case = (await intake.stub.GetCase(pb.GetCaseRequest(case_id=case_id))).case
     assert case.state == case_pb2.CASE_STATE_CLOSED
     assert case.lead_department_id == "dept-water"

@@ -3,9 +3,7 @@ would be published)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from google.protobuf.message import Message
@@ -33,14 +31,6 @@ from svckit.messaging.subjects import CASE_DISPATCHED, CASE_FILED, DETECTION_REP
 from svckit.tables import OutboxMessage
 
 OPERATOR = Caller(user_id="op-1", role="operator")
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
-    await db.create_tables(engine)
-    yield engine
-    await engine.dispose()
 
 
 def uow(engine: AsyncEngine) -> IntakeUnitOfWork:
@@ -90,66 +80,66 @@ async def cases(engine: AsyncEngine) -> list[CaseRow]:
 
 
 async def test_a_detection_files_one_case_even_when_sent_again_as_a_new_event(
-    engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
 ) -> None:
-    await deliver(engine, reported(inside), ref)
-    await deliver(engine, reported(inside), ref)  # same detection, new ce-id
-    [row] = await cases(engine)
+    await deliver(sqlite_engine, reported(inside), ref)
+    await deliver(sqlite_engine, reported(inside), ref)  # same detection, new ce-id
+    [row] = await cases(sqlite_engine)
     assert row.state == "filed" and row.case_id.startswith("case-")
     assert row.title.startswith("上水井盖 · ") and row.district_code
     assert row.urgency == common_pb2.URGENCY_IMMEDIATE
-    [sent] = await outbox(engine)
+    [sent] = await outbox(sqlite_engine)
     assert sent.subject == CASE_FILED and sent.case_id == row.case_id
     filed = events_pb2.CaseFiled.FromString(sent.body)
     assert filed.case.case_id == row.case_id and list(filed.case.detection_ids) == ["det-1"]
 
 
 async def test_a_detection_of_an_unknown_category_is_dead_lettered(
-    engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
 ) -> None:
     with pytest.raises(PermanentError, match="unknown category"):
-        await deliver(engine, reported(inside, code="Z9999"), ref)
-    assert await cases(engine) == []
+        await deliver(sqlite_engine, reported(inside, code="Z9999"), ref)
+    assert await cases(sqlite_engine) == []
 
 
 async def test_progress_moves_the_case_and_an_unknown_case_is_ignored(
-    engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
 ) -> None:
-    await deliver(engine, reported(inside), ref)
-    [row] = await cases(engine)
+    await deliver(sqlite_engine, reported(inside), ref)
+    [row] = await cases(sqlite_engine)
     at = Timestamp()
     at.FromDatetime(datetime(2024, 5, 1, 10, tzinfo=UTC))
     dispatched = dispatch_events.CaseDispatched(
         case_id=row.case_id, department_id="dept-water", dispatched_at=at, deadline=at
     )
-    await deliver(engine, event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id))
+    await deliver(sqlite_engine, event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id))
     dispatched.case_id = "case-nobody-knows"
-    await deliver(engine, event(dispatched, CASE_DISPATCHED, "dispatch"))
-    case = await handlers.get_case(row.case_id, uow(engine))
+    await deliver(sqlite_engine, event(dispatched, CASE_DISPATCHED, "dispatch"))
+    case = await handlers.get_case(row.case_id, uow(sqlite_engine))
     assert case.state is CaseState.DISPATCHED and case.lead_department_id == "dept-water"
-    assert len(await cases(engine)) == 1
+    assert len(await cases(sqlite_engine)) == 1
 
 
 async def test_create_case_twice_with_one_request_id_files_once(
-    engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
 ) -> None:
     cmd = FileByHand("req-1", "C0101", "", inside[0], inside[1], common_pb2.URGENCY_EXPECTED)
-    first = await handlers.create_case(cmd, OPERATOR, uow(engine), ref)
-    again = await handlers.create_case(cmd, OPERATOR, uow(engine), ref)
+    first = await handlers.create_case(cmd, OPERATOR, uow(sqlite_engine), ref)
+    again = await handlers.create_case(cmd, OPERATOR, uow(sqlite_engine), ref)
     assert again == first and first.case.state != 0
-    assert len(await cases(engine)) == 1 and len(await outbox(engine)) == 1
-    page = await handlers.list_cases(CaseQuery(), uow(engine))
+    assert len(await cases(sqlite_engine)) == 1 and len(await outbox(sqlite_engine)) == 1
+    page = await handlers.list_cases(CaseQuery(), uow(sqlite_engine))
     assert [c.case_id for c in page.cases] == [first.case.case_id]
     assert page.cases[0].filed_by == "op-1"
 
 
 async def test_create_case_refuses_a_department_user_and_get_case_unknown_is_not_found(
-    engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
 ) -> None:
     cmd = FileByHand("req-1", "C0101", "", inside[0], inside[1], 2)
     department = Caller(user_id="d-1", role="department_user", department_id="dept-water")
     with pytest.raises(PermissionDeniedError):
-        await handlers.create_case(cmd, department, uow(engine), ref)
+        await handlers.create_case(cmd, department, uow(sqlite_engine), ref)
     with pytest.raises(NotFoundError):
-        await handlers.get_case("case-missing", uow(engine))
-    assert await cases(engine) == [] and await outbox(engine) == []
+        await handlers.get_case("case-missing", uow(sqlite_engine))
+    assert await cases(sqlite_engine) == [] and await outbox(sqlite_engine) == []

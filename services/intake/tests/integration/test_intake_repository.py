@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -13,17 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from intake.adapters import tables  # noqa: F401  (registers the tables)
 from intake.domain.model import Case, CaseQuery, CaseState, FilingSource, Place
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
-from svckit import db
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
-    await db.create_tables(engine)
-    yield engine
-    await engine.dispose()
 
 
 def a_case(n: int, state: CaseState = CaseState.FILED, detections: int = 1) -> Case:
@@ -43,13 +32,15 @@ def a_case(n: int, state: CaseState = CaseState.FILED, detections: int = 1) -> C
     )
 
 
-async def test_a_case_round_trips_with_aware_times_and_its_detections(engine: AsyncEngine) -> None:
+async def test_a_case_round_trips_with_aware_times_and_its_detections(
+    sqlite_engine: AsyncEngine,
+) -> None:
     case = a_case(1, detections=2)
     case.deadline = T0 + timedelta(hours=4)
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         await uow.cases.add(case, linked_at=T0)
         await uow.commit()
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         stored = await uow.cases.get(case.case_id)
         assert await uow.cases.case_for_detection("det-1-1") == case.case_id
         assert await uow.cases.case_for_detection("det-unknown") is None
@@ -57,39 +48,39 @@ async def test_a_case_round_trips_with_aware_times_and_its_detections(engine: As
     assert stored.deadline is not None and stored.deadline.tzinfo is not None
 
 
-async def test_a_detection_cannot_be_linked_to_two_cases(engine: AsyncEngine) -> None:
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+async def test_a_detection_cannot_be_linked_to_two_cases(sqlite_engine: AsyncEngine) -> None:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         await uow.cases.add(a_case(1), linked_at=T0)
         await uow.commit()
     second = a_case(2)
     second.detection_ids = ["det-1-0"]
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         with pytest.raises(IntegrityError):
             await uow.cases.add(second, linked_at=T0)
 
 
-async def test_update_writes_the_new_state(engine: AsyncEngine) -> None:
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+async def test_update_writes_the_new_state(sqlite_engine: AsyncEngine) -> None:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         await uow.cases.add(a_case(1), linked_at=T0)
         await uow.commit()
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         case = await uow.cases.get("case-001")
         assert case is not None
         case.state, case.lead_department_id = CaseState.DISPATCHED, "dept-water"
         case.state_at = T0 + timedelta(hours=1)
         await uow.cases.update(case)
         await uow.commit()
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         assert await uow.cases.get("case-001") == case
 
 
-async def test_pages_are_newest_first_filtered_and_counted(engine: AsyncEngine) -> None:
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+async def test_pages_are_newest_first_filtered_and_counted(sqlite_engine: AsyncEngine) -> None:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         for n in range(1, 8):
             state = CaseState.CLOSED if n % 3 == 0 else CaseState.FILED
             await uow.cases.add(a_case(n, state), linked_at=T0)
         await uow.commit()
-    async with IntakeUnitOfWork(engine, "intake") as uow:
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         first = await uow.cases.page(CaseQuery(limit=3))
         last = await uow.cases.page(CaseQuery(offset=6, limit=3))
         closed = await uow.cases.page(CaseQuery(states=(CaseState.CLOSED,)))

@@ -4,7 +4,7 @@ its real entrypoints: CaseDispatched events on DISPATCH and gRPC on loopback."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -21,10 +21,12 @@ from cityops.workorders.v1 import workorders_service_pb2 as api
 from cityops.workorders.v1 import workorders_service_pb2_grpc as api_grpc
 from svckit.grpc.client import channel
 from svckit.grpc.identity import Caller
-from svckit.messaging.envelope import IncomingEvent, unwrap, wrap
+from svckit.messaging.envelope import IncomingEvent, wrap
 from svckit.messaging.subjects import CASE_DISPATCHED
 from svckit.natsserver import NatsServer
 from svckit.runtime import ServiceRuntime
+from svckit.testing.polling import eventually
+from svckit.testing.streams import publish_envelope, stream_events
 from workorders.bootstrap import bootstrap
 from workorders.config import WorkOrdersSettings
 from workorders.service_layer.unit_of_work import WorkOrdersUnitOfWork
@@ -91,37 +93,14 @@ async def publish(
         case_id=msg.case_id,
         trace_headers={"traceparent": CASE_TRACEPARENT},
     )
-    headers = env.headers()
-    if ce_id:
-        headers["ce-id"] = ce_id
-    await js.publish(CASE_DISPATCHED, env.body, headers=headers)
-    return headers["ce-id"]
+    sent = await publish_envelope(js, env, {"ce-id": ce_id} if ce_id else None)
+    return sent["ce-id"]
 
 
 async def events(js: JetStreamContext, event_type: str = "") -> list[IncomingEvent]:
     """Everything on the WORKORDERS stream so far, decoded."""
-    try:
-        state = (await js.stream_info("WORKORDERS")).state
-    except Exception:
-        return []
-    out = []
-    for seq in range(state.first_seq, state.last_seq + 1 if state.messages else state.first_seq):
-        raw = await js.get_msg("WORKORDERS", seq)
-        out.append(unwrap(raw.subject or "", raw.headers, raw.data or b""))
+    out = await stream_events(js, "WORKORDERS")
     return [e for e in out if not event_type or e.type == event_type]
-
-
-async def wait_for(check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def created_order(
@@ -139,7 +118,7 @@ async def announced_order(js: JetStreamContext, case_id: str) -> work_order_pb2.
     async def announced() -> list[IncomingEvent]:
         return [e for e in await events(js, CREATED) if e.case_id == case_id]
 
-    await wait_for(announced)
+    await eventually(announced, timeout=15)
     [event] = await announced()
     assert isinstance(event.message, events_pb2.WorkOrderCreated)
     return event.message.work_order
@@ -213,7 +192,7 @@ async def test_the_owning_department_accepts_and_completes_linked_to_the_case_tr
     assert done.work_order.state == work_order_pb2.WORK_ORDER_STATE_COMPLETED
     assert done.work_order.completion_note == "valve replaced"
 
-    await wait_for(lambda: events(js, COMPLETED))
+    await eventually(lambda: events(js, COMPLETED), timeout=15)
     [accepted] = await events(js, ACCEPTED)  # the retry published nothing
     assert isinstance(accepted.message, events_pb2.WorkOrderAccepted)
     assert accepted.case_id == order.case_id

@@ -3,9 +3,7 @@ department scoping in queries, idempotent actions with outbox rows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,14 +31,6 @@ from workorders.service_layer.unit_of_work import WorkOrdersUnitOfWork
 WATER = Caller("u-water", "department_user", "water")
 ROADS = Caller("u-roads", "department_user", "roads")
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'workorders.db'}")
-    await db.create_tables(engine)
-    yield engine
-    await engine.dispose()
 
 
 def uow_of(engine: AsyncEngine) -> WorkOrdersUnitOfWork:
@@ -73,7 +63,9 @@ async def outbox(engine: AsyncEngine, subject: str) -> list[OutboxMessage]:
         return list(rows)
 
 
-async def test_repository_round_trips_an_order_and_scopes_queries(engine: AsyncEngine) -> None:
+async def test_repository_round_trips_an_order_and_scopes_queries(
+    sqlite_engine: AsyncEngine,
+) -> None:
     now = utcnow()
     orders = [
         WorkOrder(
@@ -112,11 +104,11 @@ async def test_repository_round_trips_an_order_and_scopes_queries(engine: AsyncE
             now + timedelta(seconds=2),
         ),
     ]
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         for o in orders:
             uow.orders.add(o)
         await uow.commit()
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         assert await uow.orders.get("WO-1") == orders[0]
         assert await uow.orders.get_by_dispatch("D-2") == orders[1]
         assert await uow.orders.get("nope") is None
@@ -133,28 +125,28 @@ async def test_repository_round_trips_an_order_and_scopes_queries(engine: AsyncE
         loaded.accept(WATER, datetime(2025, 1, 1, tzinfo=UTC))
         await uow.orders.save(loaded)
         await uow.commit()
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         again = await uow.orders.get("WO-1")
         assert again is not None and again.state is OrderState.ACCEPTED
         assert again.accepted_at == datetime(2025, 1, 1, tzinfo=UTC)
 
 
 async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order(
-    engine: AsyncEngine,
+    sqlite_engine: AsyncEngine,
 ) -> None:
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
         # Same dispatch republished under a new event id, in the same batch transaction.
         await handlers.on_case_dispatched(dispatch_event("D-1", event_id="E-other"), uow)
         await uow.commit()
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         await handlers.on_case_dispatched(dispatch_event("D-1", event_id="E-third"), uow)
         await uow.commit()
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         orders = await uow.orders.find(department_id=None, limit=10)
     assert len(orders) == 1
     assert orders[0].case_traceparent == TRACEPARENT and orders[0].state is OrderState.CREATED
-    created = await outbox(engine, WORKORDER_CREATED)
+    created = await outbox(sqlite_engine, WORKORDER_CREATED)
     assert len(created) == 1 and created[0].case_id == "C-D-1"
     assert (
         events_pb2.WorkOrderCreated.FromString(created[0].body).work_order.order_id
@@ -162,53 +154,55 @@ async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order
     )
 
 
-async def test_accept_is_idempotent_by_request_id_and_guarded(engine: AsyncEngine) -> None:
-    async with uow_of(engine) as uow:
+async def test_accept_is_idempotent_by_request_id_and_guarded(sqlite_engine: AsyncEngine) -> None:
+    async with uow_of(sqlite_engine) as uow:
         await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
         await uow.commit()
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         [order] = await uow.orders.find(department_id="water", limit=1)
     accept = commands.AcceptWorkOrder(request_id="r-1", order_id=order.order_id)
 
-    first = await handlers.accept_work_order(accept, WATER, uow_of(engine))
-    again = await handlers.accept_work_order(accept, WATER, uow_of(engine))
+    first = await handlers.accept_work_order(accept, WATER, uow_of(sqlite_engine))
+    again = await handlers.accept_work_order(accept, WATER, uow_of(sqlite_engine))
     assert again == first and first.work_order.accepted_at.seconds > 0
-    assert len(await outbox(engine, WORKORDER_ACCEPTED)) == 1
+    assert len(await outbox(sqlite_engine, WORKORDER_ACCEPTED)) == 1
 
     with pytest.raises(FailedPreconditionError):
         await handlers.accept_work_order(
-            commands.AcceptWorkOrder("r-2", order.order_id), WATER, uow_of(engine)
+            commands.AcceptWorkOrder("r-2", order.order_id), WATER, uow_of(sqlite_engine)
         )
     # Another department can neither replay the stored response nor act.
     with pytest.raises(PermissionDeniedError):
-        await handlers.accept_work_order(accept, ROADS, uow_of(engine))
+        await handlers.accept_work_order(accept, ROADS, uow_of(sqlite_engine))
     with pytest.raises(NotFoundError):
-        await handlers.get_work_order(commands.GetWorkOrder(order.order_id), ROADS, uow_of(engine))
+        await handlers.get_work_order(
+            commands.GetWorkOrder(order.order_id), ROADS, uow_of(sqlite_engine)
+        )
     with pytest.raises(InvalidArgumentError, match="request_id"):
         await handlers.accept_work_order(
-            commands.AcceptWorkOrder("", order.order_id), WATER, uow_of(engine)
+            commands.AcceptWorkOrder("", order.order_id), WATER, uow_of(sqlite_engine)
         )
     with pytest.raises(NotFoundError):
         await handlers.accept_work_order(
-            commands.AcceptWorkOrder("r-3", "WO-missing"), WATER, uow_of(engine)
+            commands.AcceptWorkOrder("r-3", "WO-missing"), WATER, uow_of(sqlite_engine)
         )
 
 
-async def test_a_request_id_reused_for_another_order_is_refused(engine: AsyncEngine) -> None:
-    async with uow_of(engine) as uow:
+async def test_a_request_id_reused_for_another_order_is_refused(sqlite_engine: AsyncEngine) -> None:
+    async with uow_of(sqlite_engine) as uow:
         await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
         await handlers.on_case_dispatched(dispatch_event("D-2"), uow)
         await uow.commit()
-    async with uow_of(engine) as uow:
+    async with uow_of(sqlite_engine) as uow:
         first, second = await uow.orders.find(department_id="water", limit=2)
     await handlers.accept_work_order(
-        commands.AcceptWorkOrder("r-1", first.order_id), WATER, uow_of(engine)
+        commands.AcceptWorkOrder("r-1", first.order_id), WATER, uow_of(sqlite_engine)
     )
     with pytest.raises(InvalidArgumentError, match="another work order"):
         await handlers.accept_work_order(
-            commands.AcceptWorkOrder("r-1", second.order_id), WATER, uow_of(engine)
+            commands.AcceptWorkOrder("r-1", second.order_id), WATER, uow_of(sqlite_engine)
         )
     got = await handlers.get_work_order(
-        commands.GetWorkOrder(second.order_id), WATER, uow_of(engine)
+        commands.GetWorkOrder(second.order_id), WATER, uow_of(sqlite_engine)
     )
     assert got.state is OrderState.CREATED

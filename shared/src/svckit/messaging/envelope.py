@@ -92,6 +92,9 @@ def unwrap(subject: str, headers: Mapping[str, str] | None, body: bytes) -> Inco
         when = datetime.fromisoformat(headers.get("ce-time", "").replace("Z", "+00:00"))
     except ValueError as exc:
         raise PermanentError(f"bad ce-time {headers.get('ce-time')!r}") from exc
+    if when.tzinfo is None:
+        # RFC 3339 requires an offset; a naive time would reach aware-UTC columns.
+        raise PermanentError(f"ce-time without a UTC offset {headers.get('ce-time')!r}")
     return IncomingEvent(
         id=headers["ce-id"],
         type=headers["ce-type"],

@@ -1,4 +1,5 @@
-"""pytest plugin (loaded from the root conftest): real nats-server, span capture.
+"""pytest plugin (loaded from the root conftest): real nats-server, a SQLite
+database in tmp_path, span capture.
 
 Every server is stopped when its test ends, pass or fail.
 """
@@ -15,7 +16,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from svckit import db
 from svckit.messaging import jetstream
 from svckit.natsserver import NatsServer
 
@@ -48,6 +51,24 @@ async def nats_client(nats_server: NatsServer) -> AsyncIterator[Client]:
         yield nc
     finally:
         await nc.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a SQLite file in the test's tmp_path (what `sqlite_engine` opens)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `sqlite_url` with every table registered so far created
+    (import a service's tables module first); disposed when the test ends."""
+    engine = db.create_engine(sqlite_url)
+    try:
+        await db.create_tables(engine)
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""uvicorn embedded in the service process, started and stopped by the runtime."""
+"""uvicorn embedded in a service process, started and stopped by its ServiceRuntime."""
 
 from __future__ import annotations
 
@@ -75,7 +75,21 @@ class HttpServer:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    family, _, _, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    """A listening TCP socket created with proto=IPPROTO_TCP.
+
+    asyncio sets TCP_NODELAY on accepted connections only when the socket's
+    proto is IPPROTO_TCP; `socket.create_server` leaves it 0, and every
+    response then waits ~40 ms on Nagle and delayed ACKs.
+    """
+    family, _, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
     )[0]
-    return socket.create_server(address, family=family)
+    sock = socket.socket(family, socket.SOCK_STREAM, proto or socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
