@@ -4,9 +4,12 @@ isort:skip_file
 """
 
 from cityops.common.v1 import common_pb2 as _common_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +20,46 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _DispatchRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DispatchRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DispatchRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISPATCH_ROLE_UNSPECIFIED: _DispatchRole.ValueType  # 0
+    DISPATCH_ROLE_LEAD: _DispatchRole.ValueType  # 1
+    DISPATCH_ROLE_ASSIST: _DispatchRole.ValueType  # 2
+
+class DispatchRole(_DispatchRole, metaclass=_DispatchRoleEnumTypeWrapper):
+    """Lead (主办) or assisting (协办) responsibility."""
+
+DISPATCH_ROLE_UNSPECIFIED: DispatchRole.ValueType  # 0
+DISPATCH_ROLE_LEAD: DispatchRole.ValueType  # 1
+DISPATCH_ROLE_ASSIST: DispatchRole.ValueType  # 2
+Global___DispatchRole: _TypeAlias = DispatchRole  # noqa: Y015
+
+class _EscalationKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EscalationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EscalationKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ESCALATION_KIND_UNSPECIFIED: _EscalationKind.ValueType  # 0
+    ESCALATION_KIND_WARNING: _EscalationKind.ValueType  # 1
+    """A configured share of the stage's time is used up."""
+    ESCALATION_KIND_BREACH: _EscalationKind.ValueType  # 2
+    """The deadline has passed."""
+
+class EscalationKind(_EscalationKind, metaclass=_EscalationKindEnumTypeWrapper):
+    """Kind of 督办 escalation."""
+
+ESCALATION_KIND_UNSPECIFIED: EscalationKind.ValueType  # 0
+ESCALATION_KIND_WARNING: EscalationKind.ValueType  # 1
+"""A configured share of the stage's time is used up."""
+ESCALATION_KIND_BREACH: EscalationKind.ValueType  # 2
+"""The deadline has passed."""
+Global___EscalationKind: _TypeAlias = EscalationKind  # noqa: Y015
 
 @_typing.final
 class CaseDispatched(_message.Message):
@@ -35,6 +78,9 @@ class CaseDispatched(_message.Message):
     DEADLINE_FIELD_NUMBER: _builtins.int
     RULE_ID_FIELD_NUMBER: _builtins.int
     RULE_VERSION_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    LEAD_DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     dispatch_id: _builtins.str
     department_id: _builtins.str
@@ -43,6 +89,11 @@ class CaseDispatched(_message.Message):
     urgency: _common_pb2.Urgency.ValueType
     rule_id: _builtins.str
     rule_version: _builtins.str
+    role: Global___DispatchRole.ValueType
+    """Lead (主办) or assisting (协办); a joint case has one lead and zero or more assists."""
+    attempt: _builtins.int
+    """1 for the first dispatch of this case to anyone; grows with each re-dispatch."""
+    lead_department_id: _builtins.str
     @_builtins.property
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
@@ -63,14 +114,209 @@ class CaseDispatched(_message.Message):
         deadline: _timestamp_pb2.Timestamp | None = ...,
         rule_id: _builtins.str = ...,
         rule_version: _builtins.str = ...,
+        role: Global___DispatchRole.ValueType = ...,
+        attempt: _builtins.int = ...,
+        lead_department_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "dispatched_at", b"dispatched_at", "place", b"place"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "category_code", b"category_code", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "place", b"place", "rule_id", b"rule_id", "rule_version", b"rule_version", "title", b"title", "urgency", b"urgency"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "case_id", b"case_id", "category_code", b"category_code", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "lead_department_id", b"lead_department_id", "place", b"place", "role", b"role", "rule_id", b"rule_id", "rule_version", b"rule_version", "title", b"title", "urgency", b"urgency"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CaseDispatched: _TypeAlias = CaseDispatched  # noqa: Y015
+
+@_typing.final
+class CaseRedispatched(_message.Message):
+    """Published on cityops.dispatch.case.redispatched after a return or an arbitration."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPATCH_FIELD_NUMBER: _builtins.int
+    PREVIOUS_DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    previous_department_id: _builtins.str
+    previous_dispatch_id: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def dispatch(self) -> Global___CaseDispatched:
+        """The new dispatch; workorders creates an order from it as from CaseDispatched."""
+
+    def __init__(
+        self,
+        *,
+        dispatch: Global___CaseDispatched | None = ...,
+        previous_department_id: _builtins.str = ...,
+        previous_dispatch_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dispatch", b"dispatch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dispatch", b"dispatch", "previous_department_id", b"previous_department_id", "previous_dispatch_id", b"previous_dispatch_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseRedispatched: _TypeAlias = CaseRedispatched  # noqa: Y015
+
+@_typing.final
+class CaseEscalated(_message.Message):
+    """Published on cityops.dispatch.case.escalated (督办)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    ESCALATED_AT_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    dispatch_id: _builtins.str
+    department_id: _builtins.str
+    kind: Global___EscalationKind.ValueType
+    level: _builtins.int
+    """1, 2, 3…: repeated escalation at rising levels."""
+    stage: _builtins.str
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def escalated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        kind: Global___EscalationKind.ValueType = ...,
+        level: _builtins.int = ...,
+        stage: _builtins.str = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        escalated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "escalated_at", b"escalated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "escalated_at", b"escalated_at", "kind", b"kind", "level", b"level", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseEscalated: _TypeAlias = CaseEscalated  # noqa: Y015
+
+@_typing.final
+class ExtensionDecided(_message.Message):
+    """Published on cityops.dispatch.extension.decided when the centre approves or denies 延期."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    EXTENSION_ID_FIELD_NUMBER: _builtins.int
+    APPROVED_FIELD_NUMBER: _builtins.int
+    NEW_DEADLINE_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    dispatch_id: _builtins.str
+    order_id: _builtins.str
+    extension_id: _builtins.str
+    approved: _builtins.bool
+    note: _builtins.str
+    @_builtins.property
+    def new_deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def decided_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        extension_id: _builtins.str = ...,
+        approved: _builtins.bool = ...,
+        new_deadline: _timestamp_pb2.Timestamp | None = ...,
+        decided_by: _common_pb2.Actor | None = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decided_by", b"decided_by", "new_deadline", b"new_deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "case_id", b"case_id", "decided_at", b"decided_at", "decided_by", b"decided_by", "dispatch_id", b"dispatch_id", "extension_id", b"extension_id", "new_deadline", b"new_deadline", "note", b"note", "order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtensionDecided: _TypeAlias = ExtensionDecided  # noqa: Y015
+
+@_typing.final
+class CaseArbitrationRequested(_message.Message):
+    """Published on cityops.dispatch.case.arbitration_requested when returns exhaust the catalogue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_CODE_FIELD_NUMBER: _builtins.int
+    RETURNED_BY_DEPARTMENT_IDS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    category_code: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def returned_by_department_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        category_code: _builtins.str = ...,
+        returned_by_department_ids: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "category_code", b"category_code", "reason", b"reason", "returned_by_department_ids", b"returned_by_department_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseArbitrationRequested: _TypeAlias = CaseArbitrationRequested  # noqa: Y015
+
+@_typing.final
+class CaseBacklogged(_message.Message):
+    """Published on cityops.dispatch.case.backlogged (挂账): acknowledged unsolvable; clock stopped."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    BACKLOGGED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    dispatch_id: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def decided_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def backlogged_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        decided_by: _common_pb2.Actor | None = ...,
+        backlogged_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backlogged_at", b"backlogged_at", "decided_by", b"decided_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backlogged_at", b"backlogged_at", "case_id", b"case_id", "decided_by", b"decided_by", "dispatch_id", b"dispatch_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseBacklogged: _TypeAlias = CaseBacklogged  # noqa: Y015
 
 @_typing.final
 class CaseUnroutable(_message.Message):

@@ -119,3 +119,171 @@ class WorkOrderCompleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkOrderCompleted: _TypeAlias = WorkOrderCompleted  # noqa: Y015
+
+@_typing.final
+class WorkOrderReturned(_message.Message):
+    """Published on cityops.workorders.workorder.returned (退单): dispatch re-dispatches or arbitrates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    RETURNED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    case_id: _builtins.str
+    department_id: _builtins.str
+    dispatch_id: _builtins.str
+    reason: _work_order_pb2.ReturnReason.ValueType
+    note: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def returned_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        actor: _common_pb2.Actor | None = ...,
+        returned_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _work_order_pb2.ReturnReason.ValueType = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "returned_at", b"returned_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "note", b"note", "order_id", b"order_id", "reason", b"reason", "returned_at", b"returned_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderReturned: _TypeAlias = WorkOrderReturned  # noqa: Y015
+
+@_typing.final
+class WorkOrderProgressed(_message.Message):
+    """Published on cityops.workorders.workorder.progressed (处置中)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PROGRESSED_AT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    case_id: _builtins.str
+    department_id: _builtins.str
+    note: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def progressed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceRef]: ...
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        actor: _common_pb2.Actor | None = ...,
+        progressed_at: _timestamp_pb2.Timestamp | None = ...,
+        note: _builtins.str = ...,
+        evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "progressed_at", b"progressed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "evidence", b"evidence", "note", b"note", "order_id", b"order_id", "progressed_at", b"progressed_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderProgressed: _TypeAlias = WorkOrderProgressed  # noqa: Y015
+
+@_typing.final
+class WorkOrderExtensionRequested(_message.Message):
+    """Published on cityops.workorders.workorder.extension_requested (延期申请): dispatch decides."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    EXTENSION_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    REQUESTED_HOURS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    case_id: _builtins.str
+    department_id: _builtins.str
+    dispatch_id: _builtins.str
+    extension_id: _builtins.str
+    requested_hours: _builtins.int
+    """Working hours asked for beyond the current deadline."""
+    reason: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        extension_id: _builtins.str = ...,
+        actor: _common_pb2.Actor | None = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+        requested_hours: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "extension_id", b"extension_id", "order_id", b"order_id", "reason", b"reason", "requested_at", b"requested_at", "requested_hours", b"requested_hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderExtensionRequested: _TypeAlias = WorkOrderExtensionRequested  # noqa: Y015
+
+@_typing.final
+class WorkOrderReopened(_message.Message):
+    """Published on cityops.workorders.workorder.reopened (返工) after a failed verification."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    REOPENED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    case_id: _builtins.str
+    department_id: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def reopened_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        reopened_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reopened_at", b"reopened_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "department_id", b"department_id", "order_id", b"order_id", "reason", b"reason", "reopened_at", b"reopened_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderReopened: _TypeAlias = WorkOrderReopened  # noqa: Y015

@@ -26,15 +26,19 @@ from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&cityops/workorders/v1/work_order.proto\x12\x15\x63ityops.workorders.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x03\n\tWorkOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x34\n\x05state\x18\x04 \x01(\x0e\x32%.cityops.workorders.v1.WorkOrderState\x12\x15\n\rcategory_code\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\'\n\x05place\x18\x07 \x01(\x0b\x32\x18.cityops.common.v1.Place\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63ompletion_note\x18\x0c \x01(\t\x12\x30\n\x08\x65vidence\x18\r \x03(\x0b\x32\x1e.cityops.common.v1.EvidenceRef*\x8f\x01\n\x0eWorkOrderState\x12 \n\x1cWORK_ORDER_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18WORK_ORDER_STATE_CREATED\x10\x01\x12\x1d\n\x19WORK_ORDER_STATE_ACCEPTED\x10\x02\x12\x1e\n\x1aWORK_ORDER_STATE_COMPLETED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&cityops/workorders/v1/work_order.proto\x12\x15\x63ityops.workorders.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x04\n\tWorkOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x34\n\x05state\x18\x04 \x01(\x0e\x32%.cityops.workorders.v1.WorkOrderState\x12\x15\n\rcategory_code\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\'\n\x05place\x18\x07 \x01(\x0b\x32\x18.cityops.common.v1.Place\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63ompletion_note\x18\x0c \x01(\t\x12\x30\n\x08\x65vidence\x18\r \x03(\x0b\x32\x1e.cityops.common.v1.EvidenceRef\x12\x13\n\x0b\x64ispatch_id\x18\x0e \x01(\t\x12.\n\x04role\x18\x0f \x01(\x0e\x32 .cityops.workorders.v1.OrderRole\x12\x0f\n\x07\x61ttempt\x18\x10 \x01(\x05*\xb9\x02\n\x0eWorkOrderState\x12 \n\x1cWORK_ORDER_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18WORK_ORDER_STATE_CREATED\x10\x01\x12\x1d\n\x19WORK_ORDER_STATE_ACCEPTED\x10\x02\x12\x1e\n\x1aWORK_ORDER_STATE_COMPLETED\x10\x03\x12 \n\x1cWORK_ORDER_STATE_IN_PROGRESS\x10\x04\x12\x1d\n\x19WORK_ORDER_STATE_RETURNED\x10\x05\x12(\n$WORK_ORDER_STATE_EXTENSION_REQUESTED\x10\x06\x12\x1d\n\x19WORK_ORDER_STATE_REOPENED\x10\x07\x12\x1e\n\x1aWORK_ORDER_STATE_CANCELLED\x10\x08*\xce\x01\n\x0cReturnReason\x12\x1d\n\x19RETURN_REASON_UNSPECIFIED\x10\x00\x12&\n\"RETURN_REASON_OUTSIDE_JURISDICTION\x10\x01\x12 \n\x1cRETURN_REASON_WRONG_CATEGORY\x10\x02\x12\x1b\n\x17RETURN_REASON_DUPLICATE\x10\x03\x12\x1f\n\x1bRETURN_REASON_CANNOT_LOCATE\x10\x04\x12\x17\n\x13RETURN_REASON_OTHER\x10\x05*S\n\tOrderRole\x12\x1a\n\x16ORDER_ROLE_UNSPECIFIED\x10\x00\x12\x13\n\x0fORDER_ROLE_LEAD\x10\x01\x12\x15\n\x11ORDER_ROLE_ASSIST\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.workorders.v1.work_order_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKORDERSTATE']._serialized_start=604
-  _globals['_WORKORDERSTATE']._serialized_end=747
+  _globals['_WORKORDERSTATE']._serialized_start=690
+  _globals['_WORKORDERSTATE']._serialized_end=1003
+  _globals['_RETURNREASON']._serialized_start=1006
+  _globals['_RETURNREASON']._serialized_end=1212
+  _globals['_ORDERROLE']._serialized_start=1214
+  _globals['_ORDERROLE']._serialized_end=1297
   _globals['_WORKORDER']._serialized_start=131
-  _globals['_WORKORDER']._serialized_end=601
+  _globals['_WORKORDER']._serialized_end=687
 # @@protoc_insertion_point(module_scope)

@@ -31,6 +31,12 @@ class _WorkOrderStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WorkOr
     WORK_ORDER_STATE_CREATED: _WorkOrderState.ValueType  # 1
     WORK_ORDER_STATE_ACCEPTED: _WorkOrderState.ValueType  # 2
     WORK_ORDER_STATE_COMPLETED: _WorkOrderState.ValueType  # 3
+    WORK_ORDER_STATE_IN_PROGRESS: _WorkOrderState.ValueType  # 4
+    WORK_ORDER_STATE_RETURNED: _WorkOrderState.ValueType  # 5
+    WORK_ORDER_STATE_EXTENSION_REQUESTED: _WorkOrderState.ValueType  # 6
+    WORK_ORDER_STATE_REOPENED: _WorkOrderState.ValueType  # 7
+    WORK_ORDER_STATE_CANCELLED: _WorkOrderState.ValueType  # 8
+    """Superseded: the case went to another department or was closed otherwise."""
 
 class WorkOrderState(_WorkOrderState, metaclass=_WorkOrderStateEnumTypeWrapper):
     """Where a department's order stands."""
@@ -39,7 +45,55 @@ WORK_ORDER_STATE_UNSPECIFIED: WorkOrderState.ValueType  # 0
 WORK_ORDER_STATE_CREATED: WorkOrderState.ValueType  # 1
 WORK_ORDER_STATE_ACCEPTED: WorkOrderState.ValueType  # 2
 WORK_ORDER_STATE_COMPLETED: WorkOrderState.ValueType  # 3
+WORK_ORDER_STATE_IN_PROGRESS: WorkOrderState.ValueType  # 4
+WORK_ORDER_STATE_RETURNED: WorkOrderState.ValueType  # 5
+WORK_ORDER_STATE_EXTENSION_REQUESTED: WorkOrderState.ValueType  # 6
+WORK_ORDER_STATE_REOPENED: WorkOrderState.ValueType  # 7
+WORK_ORDER_STATE_CANCELLED: WorkOrderState.ValueType  # 8
+"""Superseded: the case went to another department or was closed otherwise."""
 Global___WorkOrderState: _TypeAlias = WorkOrderState  # noqa: Y015
+
+class _ReturnReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReturnReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReturnReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RETURN_REASON_UNSPECIFIED: _ReturnReason.ValueType  # 0
+    RETURN_REASON_OUTSIDE_JURISDICTION: _ReturnReason.ValueType  # 1
+    RETURN_REASON_WRONG_CATEGORY: _ReturnReason.ValueType  # 2
+    RETURN_REASON_DUPLICATE: _ReturnReason.ValueType  # 3
+    RETURN_REASON_CANNOT_LOCATE: _ReturnReason.ValueType  # 4
+    RETURN_REASON_OTHER: _ReturnReason.ValueType  # 5
+
+class ReturnReason(_ReturnReason, metaclass=_ReturnReasonEnumTypeWrapper):
+    """Why a department hands an order back (退单)."""
+
+RETURN_REASON_UNSPECIFIED: ReturnReason.ValueType  # 0
+RETURN_REASON_OUTSIDE_JURISDICTION: ReturnReason.ValueType  # 1
+RETURN_REASON_WRONG_CATEGORY: ReturnReason.ValueType  # 2
+RETURN_REASON_DUPLICATE: ReturnReason.ValueType  # 3
+RETURN_REASON_CANNOT_LOCATE: ReturnReason.ValueType  # 4
+RETURN_REASON_OTHER: ReturnReason.ValueType  # 5
+Global___ReturnReason: _TypeAlias = ReturnReason  # noqa: Y015
+
+class _OrderRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OrderRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ORDER_ROLE_UNSPECIFIED: _OrderRole.ValueType  # 0
+    ORDER_ROLE_LEAD: _OrderRole.ValueType  # 1
+    ORDER_ROLE_ASSIST: _OrderRole.ValueType  # 2
+
+class OrderRole(_OrderRole, metaclass=_OrderRoleEnumTypeWrapper):
+    """Lead (主办) or assisting (协办) department."""
+
+ORDER_ROLE_UNSPECIFIED: OrderRole.ValueType  # 0
+ORDER_ROLE_LEAD: OrderRole.ValueType  # 1
+ORDER_ROLE_ASSIST: OrderRole.ValueType  # 2
+Global___OrderRole: _TypeAlias = OrderRole  # noqa: Y015
 
 @_typing.final
 class WorkOrder(_message.Message):
@@ -60,6 +114,9 @@ class WorkOrder(_message.Message):
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
     COMPLETION_NOTE_FIELD_NUMBER: _builtins.int
     EVIDENCE_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
@@ -67,6 +124,9 @@ class WorkOrder(_message.Message):
     category_code: _builtins.str
     title: _builtins.str
     completion_note: _builtins.str
+    dispatch_id: _builtins.str
+    role: Global___OrderRole.ValueType
+    attempt: _builtins.int
     @_builtins.property
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
@@ -95,10 +155,13 @@ class WorkOrder(_message.Message):
         completed_at: _timestamp_pb2.Timestamp | None = ...,
         completion_note: _builtins.str = ...,
         evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
+        dispatch_id: _builtins.str = ...,
+        role: Global___OrderRole.ValueType = ...,
+        attempt: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "completed_at", b"completed_at", "created_at", b"created_at", "deadline", b"deadline", "place", b"place"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "case_id", b"case_id", "category_code", b"category_code", "completed_at", b"completed_at", "completion_note", b"completion_note", "created_at", b"created_at", "deadline", b"deadline", "department_id", b"department_id", "evidence", b"evidence", "order_id", b"order_id", "place", b"place", "state", b"state", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "attempt", b"attempt", "case_id", b"case_id", "category_code", b"category_code", "completed_at", b"completed_at", "completion_note", b"completion_note", "created_at", b"created_at", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "evidence", b"evidence", "order_id", b"order_id", "place", b"place", "role", b"role", "state", b"state", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
