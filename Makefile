@@ -29,7 +29,7 @@ demo: install
 test: install lint proto-check unit e2e
 
 unit: install
-	$(PYTEST) shared tools $(addprefix services/,$(SERVICES)) -q
+	$(PYTEST) shared tools infra $(addprefix services/,$(SERVICES)) -q
 
 e2e: install
 	$(PYTEST) e2e -q

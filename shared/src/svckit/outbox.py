@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Sequence
+from datetime import UTC
 
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from svckit import db
 from svckit.clock import utcnow
 from svckit.logging import get_logger
+from svckit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from svckit.tables import OutboxMessage
 from svckit.telemetry import extract_context
 
@@ -80,6 +82,23 @@ class OutboxRelay:
         except Exception as exc:
             log.warning("outbox flush on stop incomplete", error=repr(exc))
 
+    async def sample_backlog(self) -> None:
+        """Set the backlog gauges: how many rows wait and how old the oldest is."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    col(OutboxMessage.published_at).is_(None)
+                )
+            )
+            count, oldest = rows.one()
+        OUTBOX_BACKLOG.set(count)
+        if oldest is None:
+            OUTBOX_OLDEST_AGE.set(0)
+        else:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            OUTBOX_OLDEST_AGE.set((utcnow() - oldest).total_seconds())
+
     async def pending_count(self) -> int:
         async with self._sessions() as session:
             rows = await session.exec(
@@ -127,6 +146,7 @@ class OutboxRelay:
                 break  # keep order: stop at the first failure and retry from there
             assert row.position is not None
             sent_positions.append(row.position)
+            EVENTS_PUBLISHED.labels(row.subject).inc()
         if sent_positions:
             async with db.write_lock(self._engine), self._sessions() as session:
                 await session.exec(

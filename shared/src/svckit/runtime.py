@@ -25,6 +25,7 @@ from svckit.messaging import jetstream
 from svckit.messaging.consumer import PullWorker
 from svckit.messaging.envelope import IncomingEvent
 from svckit.messaging.subjects import durable_name, stream_for
+from svckit.metrics import GaugeSampler, MetricsServer
 from svckit.outbox import OutboxRelay
 from svckit.settings import ServiceSettings
 from svckit.uow import SqlUnitOfWork
@@ -53,6 +54,9 @@ class ServiceRuntime(Generic[U]):
         self._tasks: list[asyncio.Task[Any]] = []
         self._extra: list[tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]] = []
         self.stopped = asyncio.Event()
+        # Services add their own samples (cases by state, overdue orders, …).
+        self.metrics = GaugeSampler()
+        self.metrics_server: MetricsServer | None = None
 
     async def start_infrastructure(self, *, producer: bool = True) -> None:
         """Database (tables created), NATS, own stream, outbox relay."""
@@ -63,6 +67,7 @@ class ServiceRuntime(Generic[U]):
         if producer:
             await jetstream.ensure_stream(self.js, stream_for(self.name))
         self.relay = OutboxRelay(self.engine, self.js)
+        self.metrics.add(self.relay.sample_backlog)
 
     def uow(self) -> U:
         return self._uow_class(self.engine, self.name, on_commit=self.relay.notify)
@@ -91,6 +96,7 @@ class ServiceRuntime(Generic[U]):
             batch=batch,
         )
         self.workers.append(worker)
+        self.metrics.add(worker.sample_lag)
         return worker
 
     def serve_grpc(self, port: int, services: Sequence[Registration]) -> GrpcServer:
@@ -115,6 +121,10 @@ class ServiceRuntime(Generic[U]):
                 self._tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
             if self.grpc:
                 await self.grpc.start()
+            if self.settings.metrics_port is not None:
+                self.metrics_server = MetricsServer(self.settings.metrics_port)
+                log.info("metrics listening", port=self.metrics_server.port)
+            await self.metrics.start()
             for start, _ in self._extra:
                 await start()
             log.info("service started")
@@ -132,6 +142,9 @@ class ServiceRuntime(Generic[U]):
         worker_tasks = [t for t in self._tasks if t.get_name() != "outbox-relay"]
         if worker_tasks:
             await asyncio.wait(worker_tasks, timeout=10)
+        await self.metrics.stop()
+        if self.metrics_server:
+            self.metrics_server.stop()
         for _, stop in reversed(self._extra):
             with contextlib.suppress(Exception):
                 await stop()

@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     # Service-specific below; subclasses set their env prefix and defaults.
     database_url: str = ""
     grpc_port: int = 0
+    # Prometheus /metrics side port; None serves no metrics (the stack sets 9101–9106).
+    metrics_port: int | None = None
 
     def resolved_database_url(self, service: str) -> str:
         """SQLite under data_dir unless a URL was given."""

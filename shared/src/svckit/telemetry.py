@@ -46,6 +46,20 @@ class JsonLinesSpanExporter(SpanExporter):
         return None
 
 
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """A BatchSpanProcessor that counts the spans it must drop when its queue is full."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        batch = getattr(self, "_batch_processor", None)
+        queue = getattr(batch, "_queue", None)
+        limit = getattr(batch, "_max_queue_size", None)
+        if queue is not None and limit is not None and len(queue) >= limit:
+            from svckit.metrics import SPANS_DROPPED
+
+            SPANS_DROPPED.inc()
+        super().on_end(span)
+
+
 def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     ctx = span.get_span_context()
     assert ctx is not None
@@ -82,13 +96,22 @@ def configure_tracing(
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+        provider.add_span_processor(
+            CountingBatchSpanProcessor(
+                OTLPSpanExporter(endpoint=otlp_endpoint),
+                max_queue_size=8192,
+                max_export_batch_size=1024,
+                schedule_delay_millis=1000,
+            )
+        )
     if span_file:
         provider.add_span_processor(
-            BatchSpanProcessor(JsonLinesSpanExporter(span_file), schedule_delay_millis=200)
+            CountingBatchSpanProcessor(
+                JsonLinesSpanExporter(span_file), max_queue_size=8192, schedule_delay_millis=200
+            )
         )
     for exporter in extra_exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
+        provider.add_span_processor(CountingBatchSpanProcessor(exporter, schedule_delay_millis=50))
     trace.set_tracer_provider(provider)
     return provider
 

@@ -45,6 +45,12 @@ class Ports:
     workorders_grpc: int = 50053
     audit_grpc: int = 50054
     detection_grpc: int = 50055
+    detection_metrics: int = 9101
+    intake_metrics: int = 9102
+    dispatch_metrics: int = 9103
+    workorders_metrics: int = 9104
+    audit_metrics: int = 9105
+    console_metrics: int = 9106
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -97,6 +103,7 @@ class Stack:
             "CITYOPS_CONSOLE_AUDIT_TARGET": p.grpc_target("audit"),
             "CITYOPS_CONSOLE_WORKORDERS_TARGET": p.grpc_target("workorders"),
             "CITYOPS_CONSOLE_DISPATCH_TARGET": p.grpc_target("dispatch"),
+            f"CITYOPS_{service.upper()}_METRICS_PORT": str(getattr(p, f"{service}_metrics")),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -28,6 +29,14 @@ from svckit.clock import utcnow
 from svckit.errors import PermanentError
 from svckit.logging import get_logger
 from svckit.messaging.envelope import IncomingEvent, unwrap
+from svckit.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    CONSUMER_REDELIVERED,
+    DEAD_LETTERS,
+    EVENTS_CONSUMED,
+    HANDLER_SECONDS,
+)
 from svckit.tables import DeadLetter
 from svckit.telemetry import extract_context
 from svckit.uow import SqlUnitOfWork
@@ -117,6 +126,7 @@ class PullWorker(Generic[U]):
             else:
                 await self._ack_all([m for m, _ in decoded])
                 self.handled += len(decoded)
+                self._count_ok([m for m, _ in decoded])
                 return
         for msg, event in decoded:
             await self._handle_one(msg, event)
@@ -139,13 +149,18 @@ class PullWorker(Generic[U]):
         ) as span:
             if await uow.seen(self.consumer, event.id):
                 span.set_attribute("cityops.duplicate", True)
+                EVENTS_CONSUMED.labels(self.consumer, msg.subject, "duplicate").inc()
                 return
+            started = time.perf_counter()
             try:
                 await self._handler(event, uow)
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 raise
+            HANDLER_SECONDS.labels(self.consumer, msg.subject).observe(
+                time.perf_counter() - started
+            )
             uow.remember(self.consumer, event.id)
 
     async def _handle_one(self, msg: Msg, event: IncomingEvent) -> None:
@@ -170,10 +185,23 @@ class PullWorker(Generic[U]):
                 deliveries=deliveries,
                 delay=delay,
             )
+            EVENTS_CONSUMED.labels(self.consumer, msg.subject, "retry").inc()
             await msg.nak(delay=delay)
             return
         await self._ack_all([msg])
         self.handled += 1
+        self._count_ok([msg])
+
+    def _count_ok(self, msgs: list[Msg]) -> None:
+        for msg in msgs:
+            EVENTS_CONSUMED.labels(self.consumer, msg.subject, "ok").inc()
+
+    async def sample_lag(self) -> None:
+        """Set lag gauges from JetStream's view of this durable consumer."""
+        info = await self._sub.consumer_info()
+        CONSUMER_PENDING.labels(self.consumer, self._stream).set(info.num_pending or 0)
+        CONSUMER_ACK_PENDING.labels(self.consumer, self._stream).set(info.num_ack_pending or 0)
+        CONSUMER_REDELIVERED.labels(self.consumer, self._stream).set(info.num_redelivered or 0)
 
     async def _ack_all(self, msgs: list[Msg]) -> None:
         results = await asyncio.gather(*(m.ack_sync() for m in msgs), return_exceptions=True)
@@ -201,6 +229,8 @@ class PullWorker(Generic[U]):
             )
             await uow.commit()
         self.dead_lettered += 1
+        DEAD_LETTERS.labels(self.consumer, msg.subject).inc()
+        EVENTS_CONSUMED.labels(self.consumer, msg.subject, "dead_letter").inc()
         log.error(
             "dead-lettered message", consumer=self.consumer, subject=msg.subject, reason=reason
         )

@@ -6,12 +6,15 @@ import uvicorn
 
 from console.bootstrap import bootstrap
 from console.config import ConsoleSettings
+from svckit.metrics import MetricsServer
 from svckit.runtime import configure_process
 
 
 def main() -> None:
     settings = ConsoleSettings()
     configure_process("console", settings)
+    if settings.metrics_port is not None:
+        MetricsServer(settings.metrics_port)
     uvicorn.run(
         bootstrap(settings),
         host=settings.http_host,

@@ -26,15 +26,29 @@ from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$cityops/detection/v1/detection.proto\x12\x14\x63ityops.detection.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x05\n\tDetection\x12\x14\n\x0c\x64\x65tection_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x35\n\x0bsource_kind\x18\x03 \x01(\x0e\x32 .cityops.detection.v1.SourceKind\x12\x11\n\tsource_id\x18\x04 \x01(\t\x12\x17\n\x0fsource_event_id\x18\x05 \x01(\t\x12\x0e\n\x06vendor\x18\x06 \x01(\t\x12\x11\n\tdevice_id\x18\x07 \x01(\t\x12/\n\x0bobserved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x05place\x18\n \x01(\x0b\x32\x18.cityops.common.v1.Place\x12\x15\n\rcategory_code\x18\x0b \x01(\t\x12+\n\x07urgency\x18\x0c \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12-\n\x08severity\x18\r \x01(\x0e\x32\x1b.cityops.common.v1.Severity\x12/\n\tcertainty\x18\x0e \x01(\x0e\x32\x1c.cityops.common.v1.Certainty\x12\x12\n\nconfidence\x18\x0f \x01(\x01\x12\x12\n\nmodel_name\x18\x10 \x01(\t\x12\x15\n\rmodel_version\x18\x11 \x01(\t\x12\x30\n\x08\x65vidence\x18\x12 \x03(\x0b\x32\x1e.cityops.common.v1.EvidenceRef\x12\x1a\n\x12raw_payload_sha256\x18\x13 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x14 \x01(\t*\xa3\x01\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SOURCE_KIND_VIDEO_AI\x10\x01\x12\x15\n\x11SOURCE_KIND_DRONE\x10\x02\x12\x13\n\x0fSOURCE_KIND_IOT\x10\x03\x12\x19\n\x15SOURCE_KIND_INSPECTOR\x10\x04\x12\x17\n\x13SOURCE_KIND_CITIZEN\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$cityops/detection/v1/detection.proto\x12\x14\x63ityops.detection.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x07\n\tDetection\x12\x14\n\x0c\x64\x65tection_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x35\n\x0bsource_kind\x18\x03 \x01(\x0e\x32 .cityops.detection.v1.SourceKind\x12\x11\n\tsource_id\x18\x04 \x01(\t\x12\x17\n\x0fsource_event_id\x18\x05 \x01(\t\x12\x0e\n\x06vendor\x18\x06 \x01(\t\x12\x11\n\tdevice_id\x18\x07 \x01(\t\x12/\n\x0bobserved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x05place\x18\n \x01(\x0b\x32\x18.cityops.common.v1.Place\x12\x15\n\rcategory_code\x18\x0b \x01(\t\x12+\n\x07urgency\x18\x0c \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12-\n\x08severity\x18\r \x01(\x0e\x32\x1b.cityops.common.v1.Severity\x12/\n\tcertainty\x18\x0e \x01(\x0e\x32\x1c.cityops.common.v1.Certainty\x12\x12\n\nconfidence\x18\x0f \x01(\x01\x12\x12\n\nmodel_name\x18\x10 \x01(\t\x12\x15\n\rmodel_version\x18\x11 \x01(\t\x12\x30\n\x08\x65vidence\x18\x12 \x03(\x0b\x32\x1e.cityops.common.v1.EvidenceRef\x12\x1a\n\x12raw_payload_sha256\x18\x13 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x14 \x01(\t\x12\x1f\n\x17supersedes_detection_id\x18\x15 \x01(\t\x12\x13\n\x0bsource_code\x18\x16 \x01(\t\x12\x14\n\x0c\x63omponent_id\x18\x17 \x01(\t\x12\x31\n\x04\x61rea\x18\x18 \x01(\x0b\x32#.cityops.detection.v1.DetectionArea\x12\x31\n\x06region\x18\x19 \x01(\x0b\x32!.cityops.detection.v1.ImageRegion\x12\x34\n\x07reading\x18\x1a \x01(\x0b\x32#.cityops.detection.v1.SensorReading\x12>\n\x10\x65vidence_digests\x18\x1b \x03(\x0b\x32$.cityops.detection.v1.EvidenceDigest\"9\n\nGeoPolygon\x12+\n\x06points\x18\x01 \x03(\x0b\x32\x1b.cityops.common.v1.GeoPoint\"J\n\tGeoCircle\x12+\n\x06\x63\x65ntre\x18\x01 \x01(\x0b\x32\x1b.cityops.common.v1.GeoPoint\x12\x10\n\x08radius_m\x18\x02 \x01(\x01\",\n\x07Geocode\x12\x12\n\nvalue_name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xbb\x01\n\rDetectionArea\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x32\n\x08polygons\x18\x02 \x03(\x0b\x32 .cityops.detection.v1.GeoPolygon\x12\x30\n\x07\x63ircles\x18\x03 \x03(\x0b\x32\x1f.cityops.detection.v1.GeoCircle\x12/\n\x08geocodes\x18\x04 \x03(\x0b\x32\x1d.cityops.detection.v1.Geocode\"B\n\x0bImageRegion\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\x12\r\n\x05width\x18\x03 \x01(\x01\x12\x0e\n\x06height\x18\x04 \x01(\x01\"O\n\rSensorReading\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x11\n\tthreshold\x18\x04 \x01(\x01\"?\n\x0e\x45videnceDigest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t*\xa3\x01\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SOURCE_KIND_VIDEO_AI\x10\x01\x12\x15\n\x11SOURCE_KIND_DRONE\x10\x02\x12\x13\n\x0fSOURCE_KIND_IOT\x10\x03\x12\x19\n\x15SOURCE_KIND_INSPECTOR\x10\x04\x12\x17\n\x13SOURCE_KIND_CITIZEN\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.detection.v1.detection_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SOURCEKIND']._serialized_start=788
-  _globals['_SOURCEKIND']._serialized_end=951
+  _globals['_SOURCEKIND']._serialized_start=1669
+  _globals['_SOURCEKIND']._serialized_end=1832
   _globals['_DETECTION']._serialized_start=128
-  _globals['_DETECTION']._serialized_end=785
+  _globals['_DETECTION']._serialized_end=1081
+  _globals['_GEOPOLYGON']._serialized_start=1083
+  _globals['_GEOPOLYGON']._serialized_end=1140
+  _globals['_GEOCIRCLE']._serialized_start=1142
+  _globals['_GEOCIRCLE']._serialized_end=1216
+  _globals['_GEOCODE']._serialized_start=1218
+  _globals['_GEOCODE']._serialized_end=1262
+  _globals['_DETECTIONAREA']._serialized_start=1265
+  _globals['_DETECTIONAREA']._serialized_end=1452
+  _globals['_IMAGEREGION']._serialized_start=1454
+  _globals['_IMAGEREGION']._serialized_end=1520
+  _globals['_SENSORREADING']._serialized_start=1522
+  _globals['_SENSORREADING']._serialized_end=1601
+  _globals['_EVIDENCEDIGEST']._serialized_start=1603
+  _globals['_EVIDENCEDIGEST']._serialized_end=1666
 # @@protoc_insertion_point(module_scope)

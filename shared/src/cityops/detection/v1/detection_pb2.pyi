@@ -71,6 +71,13 @@ class Detection(_message.Message):
     EVIDENCE_FIELD_NUMBER: _builtins.int
     RAW_PAYLOAD_SHA256_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SUPERSEDES_DETECTION_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_CODE_FIELD_NUMBER: _builtins.int
+    COMPONENT_ID_FIELD_NUMBER: _builtins.int
+    AREA_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    READING_FIELD_NUMBER: _builtins.int
+    EVIDENCE_DIGESTS_FIELD_NUMBER: _builtins.int
     detection_id: _builtins.str
     idempotency_key: _builtins.str
     """source_id + ":" + source_event_id; the same alarm posted twice is one detection."""
@@ -89,6 +96,19 @@ class Detection(_message.Message):
     model_version: _builtins.str
     raw_payload_sha256: _builtins.str
     description: _builtins.str
+    supersedes_detection_id: _builtins.str
+    """The earlier detection this one replaces (a CAP Update of an earlier alert);
+    "" when it replaces nothing. The earlier one is not withdrawn: it is superseded.
+    """
+    source_code: _builtins.str
+    """The source's own code for what it saw, which mapped to category_code
+    (CAP event/eventCode, a vendor alarm type, an AI label, a sensor metric).
+    """
+    component_id: _builtins.str
+    """The asset (部件) the detection is about when the source knows it, e.g. the
+    manhole cover a tilt sensor is mounted on; "" otherwise. Fusion of 部件
+    detections matches on it.
+    """
     @_builtins.property
     def observed_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -97,6 +117,26 @@ class Detection(_message.Message):
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
     def evidence(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceRef]: ...
+    @_builtins.property
+    def area(self) -> Global___DetectionArea:
+        """The area the source reported (CAP <area>); `place` holds its representative
+        point (polygon centroid or circle centre). Absent when the source sent a point.
+        """
+
+    @_builtins.property
+    def region(self) -> Global___ImageRegion:
+        """Where the target is in the evidence image (video AI, drone); absent otherwise."""
+
+    @_builtins.property
+    def reading(self) -> Global___SensorReading:
+        """The sensor reading that crossed its threshold (IoT); absent otherwise."""
+
+    @_builtins.property
+    def evidence_digests(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvidenceDigest]:
+        """Digests of evidence the source gave in an algorithm other than SHA-256
+        (CAP 1.2 <resource><digest> is SHA-1); such evidence has sha256 "" until pinned.
+        """
+
     def __init__(
         self,
         *,
@@ -120,11 +160,214 @@ class Detection(_message.Message):
         evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
         raw_payload_sha256: _builtins.str = ...,
         description: _builtins.str = ...,
+        supersedes_detection_id: _builtins.str = ...,
+        source_code: _builtins.str = ...,
+        component_id: _builtins.str = ...,
+        area: Global___DetectionArea | None = ...,
+        region: Global___ImageRegion | None = ...,
+        reading: Global___SensorReading | None = ...,
+        evidence_digests: _abc.Iterable[Global___EvidenceDigest] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["observed_at", b"observed_at", "place", b"place", "received_at", b"received_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["area", b"area", "observed_at", b"observed_at", "place", b"place", "reading", b"reading", "received_at", b"received_at", "region", b"region"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_code", b"category_code", "certainty", b"certainty", "confidence", b"confidence", "description", b"description", "detection_id", b"detection_id", "device_id", b"device_id", "evidence", b"evidence", "idempotency_key", b"idempotency_key", "model_name", b"model_name", "model_version", b"model_version", "observed_at", b"observed_at", "place", b"place", "raw_payload_sha256", b"raw_payload_sha256", "received_at", b"received_at", "severity", b"severity", "source_event_id", b"source_event_id", "source_id", b"source_id", "source_kind", b"source_kind", "urgency", b"urgency", "vendor", b"vendor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["area", b"area", "category_code", b"category_code", "certainty", b"certainty", "component_id", b"component_id", "confidence", b"confidence", "description", b"description", "detection_id", b"detection_id", "device_id", b"device_id", "evidence", b"evidence", "evidence_digests", b"evidence_digests", "idempotency_key", b"idempotency_key", "model_name", b"model_name", "model_version", b"model_version", "observed_at", b"observed_at", "place", b"place", "raw_payload_sha256", b"raw_payload_sha256", "reading", b"reading", "received_at", b"received_at", "region", b"region", "severity", b"severity", "source_code", b"source_code", "source_event_id", b"source_event_id", "source_id", b"source_id", "source_kind", b"source_kind", "supersedes_detection_id", b"supersedes_detection_id", "urgency", b"urgency", "vendor", b"vendor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Detection: _TypeAlias = Detection  # noqa: Y015
+
+@_typing.final
+class GeoPolygon(_message.Message):
+    """A WGS84 polygon: a closed ring, first point equal to the last."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]: ...
+    def __init__(
+        self,
+        *,
+        points: _abc.Iterable[_common_pb2.GeoPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeoPolygon: _TypeAlias = GeoPolygon  # noqa: Y015
+
+@_typing.final
+class GeoCircle(_message.Message):
+    """A WGS84 circle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CENTRE_FIELD_NUMBER: _builtins.int
+    RADIUS_M_FIELD_NUMBER: _builtins.int
+    radius_m: _builtins.float
+    @_builtins.property
+    def centre(self) -> _common_pb2.GeoPoint: ...
+    def __init__(
+        self,
+        *,
+        centre: _common_pb2.GeoPoint | None = ...,
+        radius_m: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["centre", b"centre"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["centre", b"centre", "radius_m", b"radius_m"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeoCircle: _TypeAlias = GeoCircle  # noqa: Y015
+
+@_typing.final
+class Geocode(_message.Message):
+    """A coded area (CAP <geocode>: valueName names the scheme, value the code)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    value_name: _builtins.str
+    value: _builtins.str
+    def __init__(
+        self,
+        *,
+        value_name: _builtins.str = ...,
+        value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["value", b"value", "value_name", b"value_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Geocode: _TypeAlias = Geocode  # noqa: Y015
+
+@_typing.final
+class DetectionArea(_message.Message):
+    """The area a source reported, as it reported it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    POLYGONS_FIELD_NUMBER: _builtins.int
+    CIRCLES_FIELD_NUMBER: _builtins.int
+    GEOCODES_FIELD_NUMBER: _builtins.int
+    description: _builtins.str
+    @_builtins.property
+    def polygons(self) -> _containers.RepeatedCompositeFieldContainer[Global___GeoPolygon]: ...
+    @_builtins.property
+    def circles(self) -> _containers.RepeatedCompositeFieldContainer[Global___GeoCircle]: ...
+    @_builtins.property
+    def geocodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Geocode]: ...
+    def __init__(
+        self,
+        *,
+        description: _builtins.str = ...,
+        polygons: _abc.Iterable[Global___GeoPolygon] | None = ...,
+        circles: _abc.Iterable[Global___GeoCircle] | None = ...,
+        geocodes: _abc.Iterable[Global___Geocode] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["circles", b"circles", "description", b"description", "geocodes", b"geocodes", "polygons", b"polygons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetectionArea: _TypeAlias = DetectionArea  # noqa: Y015
+
+@_typing.final
+class ImageRegion(_message.Message):
+    """A box in an image, each value a fraction of the image's width or height,
+    origin top-left.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    X_FIELD_NUMBER: _builtins.int
+    Y_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    x: _builtins.float
+    y: _builtins.float
+    width: _builtins.float
+    height: _builtins.float
+    def __init__(
+        self,
+        *,
+        x: _builtins.float = ...,
+        y: _builtins.float = ...,
+        width: _builtins.float = ...,
+        height: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["height", b"height", "width", b"width", "x", b"x", "y", b"y"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageRegion: _TypeAlias = ImageRegion  # noqa: Y015
+
+@_typing.final
+class SensorReading(_message.Message):
+    """A sensor reading and the threshold it crossed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    metric: _builtins.str
+    """The metric's name in config/iot/rules.yaml (gas_ppm, water_level_m, ...)."""
+    value: _builtins.float
+    unit: _builtins.str
+    threshold: _builtins.float
+    def __init__(
+        self,
+        *,
+        metric: _builtins.str = ...,
+        value: _builtins.float = ...,
+        unit: _builtins.str = ...,
+        threshold: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metric", b"metric", "threshold", b"threshold", "unit", b"unit", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SensorReading: _TypeAlias = SensorReading  # noqa: Y015
+
+@_typing.final
+class EvidenceDigest(_message.Message):
+    """A digest of an evidence item in a named algorithm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URI_FIELD_NUMBER: _builtins.int
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    uri: _builtins.str
+    algorithm: _builtins.str
+    """"sha1" (CAP 1.2)."""
+    value: _builtins.str
+    """Lowercase hex."""
+    def __init__(
+        self,
+        *,
+        uri: _builtins.str = ...,
+        algorithm: _builtins.str = ...,
+        value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "uri", b"uri", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EvidenceDigest: _TypeAlias = EvidenceDigest  # noqa: Y015

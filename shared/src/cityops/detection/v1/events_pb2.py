@@ -23,15 +23,20 @@ _sym_db = _symbol_database.Default()
 
 
 from cityops.detection.v1 import detection_pb2 as cityops_dot_detection_dot_v1_dot_detection__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cityops/detection/v1/events.proto\x12\x14\x63ityops.detection.v1\x1a$cityops/detection/v1/detection.proto\"G\n\x11\x44\x65tectionReported\x12\x32\n\tdetection\x18\x01 \x01(\x0b\x32\x1f.cityops.detection.v1.Detectionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cityops/detection/v1/events.proto\x12\x14\x63ityops.detection.v1\x1a$cityops/detection/v1/detection.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x11\x44\x65tectionReported\x12\x32\n\tdetection\x18\x01 \x01(\x0b\x32\x1f.cityops.detection.v1.Detection\"\xb9\x01\n\x12\x44\x65tectionWithdrawn\x12\x14\n\x0c\x64\x65tection_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x30\n\x0cwithdrawn_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x04kind\x18\x05 \x01(\x0e\x32$.cityops.detection.v1.WithdrawalKind*m\n\x0eWithdrawalKind\x12\x1f\n\x1bWITHDRAWAL_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19WITHDRAWAL_KIND_CANCELLED\x10\x01\x12\x1b\n\x17WITHDRAWAL_KIND_CLEARED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.detection.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DETECTIONREPORTED']._serialized_start=97
-  _globals['_DETECTIONREPORTED']._serialized_end=168
+  _globals['_WITHDRAWALKIND']._serialized_start=391
+  _globals['_WITHDRAWALKIND']._serialized_end=500
+  _globals['_DETECTIONREPORTED']._serialized_start=130
+  _globals['_DETECTIONREPORTED']._serialized_end=201
+  _globals['_DETECTIONWITHDRAWN']._serialized_start=204
+  _globals['_DETECTIONWITHDRAWN']._serialized_end=389
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,8 @@ isort:skip_file
 from cityops.detection.v1 import detection_pb2 as _detection_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +18,32 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _WithdrawalKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WithdrawalKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WithdrawalKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WITHDRAWAL_KIND_UNSPECIFIED: _WithdrawalKind.ValueType  # 0
+    WITHDRAWAL_KIND_CANCELLED: _WithdrawalKind.ValueType  # 1
+    """The source cancelled its report (CAP msgType Cancel): it was wrong or no longer applies."""
+    WITHDRAWAL_KIND_CLEARED: _WithdrawalKind.ValueType  # 2
+    """The condition ended (a video alarm went inactive, a sensor reading fell back
+    below its clear threshold); the problem it showed may still need handling.
+    """
+
+class WithdrawalKind(_WithdrawalKind, metaclass=_WithdrawalKindEnumTypeWrapper):
+    """Why a detection stopped standing."""
+
+WITHDRAWAL_KIND_UNSPECIFIED: WithdrawalKind.ValueType  # 0
+WITHDRAWAL_KIND_CANCELLED: WithdrawalKind.ValueType  # 1
+"""The source cancelled its report (CAP msgType Cancel): it was wrong or no longer applies."""
+WITHDRAWAL_KIND_CLEARED: WithdrawalKind.ValueType  # 2
+"""The condition ended (a video alarm went inactive, a sensor reading fell back
+below its clear threshold); the problem it showed may still need handling.
+"""
+Global___WithdrawalKind: _TypeAlias = WithdrawalKind  # noqa: Y015
 
 @_typing.final
 class DetectionReported(_message.Message):
@@ -38,3 +66,40 @@ class DetectionReported(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DetectionReported: _TypeAlias = DetectionReported  # noqa: Y015
+
+@_typing.final
+class DetectionWithdrawn(_message.Message):
+    """Published on cityops.detection.detection.withdrawn when an accepted detection
+    no longer stands. Sent at most once per detection.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DETECTION_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_AT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    detection_id: _builtins.str
+    idempotency_key: _builtins.str
+    reason: _builtins.str
+    """Human-readable: the source's own words where it gave any (CAP note), else ours."""
+    kind: Global___WithdrawalKind.ValueType
+    @_builtins.property
+    def withdrawn_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        detection_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        withdrawn_at: _timestamp_pb2.Timestamp | None = ...,
+        kind: Global___WithdrawalKind.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["withdrawn_at", b"withdrawn_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detection_id", b"detection_id", "idempotency_key", b"idempotency_key", "kind", b"kind", "reason", b"reason", "withdrawn_at", b"withdrawn_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetectionWithdrawn: _TypeAlias = DetectionWithdrawn  # noqa: Y015

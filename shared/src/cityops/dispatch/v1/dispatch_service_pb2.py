@@ -23,24 +23,75 @@ _sym_db = _symbol_database.Default()
 
 
 from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common__pb2
+from cityops.dispatch.v1 import events_pb2 as cityops_dot_dispatch_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*cityops/dispatch/v1/dispatch_service.proto\x12\x13\x63ityops.dispatch.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\x16WhoWouldReceiveRequest\x12\x15\n\rcategory_code\x18\x01 \x01(\t\x12*\n\x05point\x18\x02 \x01(\x0b\x32\x1b.cityops.common.v1.GeoPoint\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x17WhoWouldReceiveResponse\x12\x15\n\rdepartment_id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x14\n\x0crule_version\x18\x03 \x01(\t\x12\x15\n\rdistrict_code\x18\x04 \x01(\t\x12\x16\n\x0ehandling_hours\x18\x05 \x01(\x05\"%\n\x12GetDispatchRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"\xda\x01\n\x13GetDispatchResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x31\n\rdispatched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07rule_id\x18\x06 \x01(\t\x12\x14\n\x0crule_version\x18\x07 \x01(\t2\xe1\x01\n\x0f\x44ispatchService\x12l\n\x0fWhoWouldReceive\x12+.cityops.dispatch.v1.WhoWouldReceiveRequest\x1a,.cityops.dispatch.v1.WhoWouldReceiveResponse\x12`\n\x0bGetDispatch\x12\'.cityops.dispatch.v1.GetDispatchRequest\x1a(.cityops.dispatch.v1.GetDispatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*cityops/dispatch/v1/dispatch_service.proto\x12\x13\x63ityops.dispatch.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a cityops/dispatch/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n\nStageHours\x12+\n\x07urgency\x18\x01 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12)\n\x05stage\x18\x02 \x01(\x0e\x32\x1a.cityops.dispatch.v1.Stage\x12\r\n\x05hours\x18\x03 \x01(\x01\"\xb0\x01\n\x16WhoWouldReceiveRequest\x12\x15\n\rcategory_code\x18\x01 \x01(\t\x12*\n\x05point\x18\x02 \x01(\x0b\x32\x1b.cityops.common.v1.GeoPoint\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07urgency\x18\x04 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\"\xcd\x02\n\x17WhoWouldReceiveResponse\x12\x15\n\rdepartment_id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x14\n\x0crule_version\x18\x03 \x01(\t\x12\x15\n\rdistrict_code\x18\x04 \x01(\t\x12\x16\n\x0ehandling_hours\x18\x05 \x01(\x05\x12\x1d\n\x15\x61ssist_department_ids\x18\x06 \x03(\t\x12\x0e\n\x06manual\x18\x07 \x01(\x08\x12\x34\n\x0bstage_hours\x18\x08 \x03(\x0b\x32\x1f.cityops.dispatch.v1.StageHours\x12\x1b\n\x13\x63losing_criteria_zh\x18\t \x01(\t\x12\x1b\n\x13\x63losing_criteria_en\x18\n \x01(\t\x12\x13\n\x0bstreet_code\x18\x0b \x01(\t\x12\x11\n\tgrid_code\x18\x0c \x01(\t\"%\n\x12GetDispatchRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"\xb7\x02\n\nAssignment\x12\x13\n\x0b\x64ispatch_id\x18\x01 \x01(\t\x12\x15\n\rdepartment_id\x18\x02 \x01(\t\x12/\n\x04role\x18\x03 \x01(\x0e\x32!.cityops.dispatch.v1.DispatchRole\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x0f\n\x07rule_id\x18\x05 \x01(\t\x12\x14\n\x0crule_version\x18\x06 \x01(\t\x12\x0f\n\x07team_id\x18\x07 \x01(\t\x12\x31\n\rdispatched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\n \x01(\t\x12\x12\n\nlost_hours\x18\x0b \x01(\x01\"\xe5\x02\n\x13GetDispatchResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x31\n\rdispatched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07rule_id\x18\x06 \x01(\t\x12\x14\n\x0crule_version\x18\x07 \x01(\t\x12\r\n\x05state\x18\x08 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\t \x01(\x05\x12\x34\n\x0b\x61ssignments\x18\n \x03(\x0b\x32\x1f.cityops.dispatch.v1.Assignment\x12\"\n\x1areturned_by_department_ids\x18\x0b \x03(\t\x12\x0f\n\x07team_id\x18\x0c \x01(\t\"\xd9\x03\n\x12ResponsibilityRule\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61tegory_codes\x18\x02 \x03(\t\x12\x17\n\x0f\x64\x65partment_type\x18\x03 \x01(\t\x12\x15\n\rdepartment_id\x18\x04 \x01(\t\x12\x0e\n\x06manual\x18\x05 \x01(\x08\x12\x0f\n\x07\x61ssists\x18\x06 \x03(\t\x12\x16\n\x0e\x64istrict_codes\x18\x07 \x03(\t\x12\x14\n\x0cstreet_codes\x18\x08 \x03(\t\x12\x12\n\ngrid_codes\x18\t \x03(\t\x12,\n\x07polygon\x18\n \x03(\x0b\x32\x1b.cityops.common.v1.GeoPoint\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x0b \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_to\x18\x0c \x01(\t\x12\x12\n\nprecedence\x18\r \x01(\x05\x12\x32\n\tdeadlines\x18\x0e \x03(\x0b\x32\x1f.cityops.dispatch.v1.StageHours\x12\x11\n\tfallbacks\x18\x0f \x03(\t\x12\x1b\n\x13\x63losing_criteria_zh\x18\x10 \x01(\t\x12\x1b\n\x13\x63losing_criteria_en\x18\x11 \x01(\t\x12\x16\n\x0ehandling_hours\x18\x12 \x01(\x01\"\xe8\x01\n\x0bRuleVersion\x12\x35\n\x04rule\x18\x01 \x01(\x0b\x32\'.cityops.dispatch.v1.ResponsibilityRule\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0f\n\x07retired\x18\x03 \x01(\x08\x12\x0e\n\x06source\x18\x04 \x01(\t\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0brecorded_by\x18\x06 \x01(\t\x12\x15\n\rin_force_from\x18\x07 \x01(\t\x12\x13\n\x0bin_force_to\x18\x08 \x01(\t\"<\n\x10ListRulesRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x17\n\x0finclude_history\x18\x02 \x01(\x08\"D\n\x11ListRulesResponse\x12/\n\x05rules\x18\x01 \x03(\x0b\x32 .cityops.dispatch.v1.RuleVersion\"^\n\x11UpsertRuleRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x35\n\x04rule\x18\x02 \x01(\x0b\x32\'.cityops.dispatch.v1.ResponsibilityRule\"D\n\x12UpsertRuleResponse\x12.\n\x04rule\x18\x01 \x01(\x0b\x32 .cityops.dispatch.v1.RuleVersion\"N\n\x11RetireRuleRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_to\x18\x03 \x01(\t\"D\n\x12RetireRuleResponse\x12.\n\x04rule\x18\x01 \x01(\x0b\x32 .cityops.dispatch.v1.RuleVersion\"\x82\x01\n\x17\x44ispatchManuallyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x1d\n\x15\x61ssist_department_ids\x18\x04 \x03(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"P\n\x18\x44ispatchManuallyResponse\x12\x34\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1f.cityops.dispatch.v1.Assignment\"0\n\x08LostTime\x12\x15\n\rdepartment_id\x18\x01 \x01(\t\x12\r\n\x05hours\x18\x02 \x01(\x01\"\x96\x01\n\x10\x41rbitrateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\'.cityops.dispatch.v1.ArbitrationOutcome\x12\x15\n\rdepartment_id\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"\x92\x01\n\x11\x41rbitrateResponse\x12\x16\n\x0e\x61rbitration_id\x18\x01 \x01(\t\x12\x33\n\nassignment\x18\x02 \x01(\x0b\x32\x1f.cityops.dispatch.v1.Assignment\x12\x30\n\tlost_time\x18\x03 \x03(\x0b\x32\x1d.cityops.dispatch.v1.LostTime\"p\n\x16\x44\x65\x63ideExtensionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xtension_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x03 \x01(\x08\x12\r\n\x05hours\x18\x04 \x01(\x01\x12\x0c\n\x04note\x18\x05 \x01(\t\"s\n\x17\x44\x65\x63ideExtensionResponse\x12\x14\n\x0c\x65xtension_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pproved\x18\x02 \x01(\x08\x12\x30\n\x0cnew_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x0e\x42\x61\x63klogRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"U\n\x0f\x42\x61\x63klogResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x31\n\rbacklogged_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x02\n\tQueueItem\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\x15\n\rdistrict_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1areturned_by_department_ids\x18\x06 \x03(\t\x12\x14\n\x0c\x65xtension_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x08 \x01(\t\x12\x10\n\x08order_id\x18\t \x01(\t\x12\x15\n\rdepartment_id\x18\n \x01(\t\x12\x17\n\x0frequested_hours\x18\x0b \x01(\x01\x12\x34\n\x10\x63urrent_deadline\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x10ListQueueRequest\x12)\n\x05queue\x18\x01 \x01(\x0e\x32\x1a.cityops.dispatch.v1.Queue\"B\n\x11ListQueueResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.cityops.dispatch.v1.QueueItem*p\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTAGE_FILING\x10\x01\x12\x12\n\x0eSTAGE_DISPATCH\x10\x02\x12\x12\n\x0eSTAGE_DISPOSAL\x10\x03\x12\x16\n\x12STAGE_VERIFICATION\x10\x04*\x82\x01\n\x12\x41rbitrationOutcome\x12#\n\x1f\x41RBITRATION_OUTCOME_UNSPECIFIED\x10\x00\x12#\n\x1f\x41RBITRATION_OUTCOME_TERRITORIAL\x10\x01\x12\"\n\x1e\x41RBITRATION_OUTCOME_DEPARTMENT\x10\x02*a\n\x05Queue\x12\x15\n\x11QUEUE_UNSPECIFIED\x10\x00\x12\x14\n\x10QUEUE_UNROUTABLE\x10\x01\x12\x15\n\x11QUEUE_ARBITRATION\x10\x02\x12\x14\n\x10QUEUE_EXTENSIONS\x10\x03\x32\xe8\x07\n\x0f\x44ispatchService\x12l\n\x0fWhoWouldReceive\x12+.cityops.dispatch.v1.WhoWouldReceiveRequest\x1a,.cityops.dispatch.v1.WhoWouldReceiveResponse\x12`\n\x0bGetDispatch\x12\'.cityops.dispatch.v1.GetDispatchRequest\x1a(.cityops.dispatch.v1.GetDispatchResponse\x12Z\n\tListRules\x12%.cityops.dispatch.v1.ListRulesRequest\x1a&.cityops.dispatch.v1.ListRulesResponse\x12]\n\nUpsertRule\x12&.cityops.dispatch.v1.UpsertRuleRequest\x1a\'.cityops.dispatch.v1.UpsertRuleResponse\x12]\n\nRetireRule\x12&.cityops.dispatch.v1.RetireRuleRequest\x1a\'.cityops.dispatch.v1.RetireRuleResponse\x12o\n\x10\x44ispatchManually\x12,.cityops.dispatch.v1.DispatchManuallyRequest\x1a-.cityops.dispatch.v1.DispatchManuallyResponse\x12Z\n\tArbitrate\x12%.cityops.dispatch.v1.ArbitrateRequest\x1a&.cityops.dispatch.v1.ArbitrateResponse\x12l\n\x0f\x44\x65\x63ideExtension\x12+.cityops.dispatch.v1.DecideExtensionRequest\x1a,.cityops.dispatch.v1.DecideExtensionResponse\x12T\n\x07\x42\x61\x63klog\x12#.cityops.dispatch.v1.BacklogRequest\x1a$.cityops.dispatch.v1.BacklogResponse\x12Z\n\tListQueue\x12%.cityops.dispatch.v1.ListQueueRequest\x1a&.cityops.dispatch.v1.ListQueueResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.dispatch.v1.dispatch_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WHOWOULDRECEIVEREQUEST']._serialized_start=133
-  _globals['_WHOWOULDRECEIVEREQUEST']._serialized_end=264
-  _globals['_WHOWOULDRECEIVERESPONSE']._serialized_start=267
-  _globals['_WHOWOULDRECEIVERESPONSE']._serialized_end=401
-  _globals['_GETDISPATCHREQUEST']._serialized_start=403
-  _globals['_GETDISPATCHREQUEST']._serialized_end=440
-  _globals['_GETDISPATCHRESPONSE']._serialized_start=443
-  _globals['_GETDISPATCHRESPONSE']._serialized_end=661
-  _globals['_DISPATCHSERVICE']._serialized_start=664
-  _globals['_DISPATCHSERVICE']._serialized_end=889
+  _globals['_STAGE']._serialized_start=4092
+  _globals['_STAGE']._serialized_end=4204
+  _globals['_ARBITRATIONOUTCOME']._serialized_start=4207
+  _globals['_ARBITRATIONOUTCOME']._serialized_end=4337
+  _globals['_QUEUE']._serialized_start=4339
+  _globals['_QUEUE']._serialized_end=4436
+  _globals['_STAGEHOURS']._serialized_start=166
+  _globals['_STAGEHOURS']._serialized_end=281
+  _globals['_WHOWOULDRECEIVEREQUEST']._serialized_start=284
+  _globals['_WHOWOULDRECEIVEREQUEST']._serialized_end=460
+  _globals['_WHOWOULDRECEIVERESPONSE']._serialized_start=463
+  _globals['_WHOWOULDRECEIVERESPONSE']._serialized_end=796
+  _globals['_GETDISPATCHREQUEST']._serialized_start=798
+  _globals['_GETDISPATCHREQUEST']._serialized_end=835
+  _globals['_ASSIGNMENT']._serialized_start=838
+  _globals['_ASSIGNMENT']._serialized_end=1149
+  _globals['_GETDISPATCHRESPONSE']._serialized_start=1152
+  _globals['_GETDISPATCHRESPONSE']._serialized_end=1509
+  _globals['_RESPONSIBILITYRULE']._serialized_start=1512
+  _globals['_RESPONSIBILITYRULE']._serialized_end=1985
+  _globals['_RULEVERSION']._serialized_start=1988
+  _globals['_RULEVERSION']._serialized_end=2220
+  _globals['_LISTRULESREQUEST']._serialized_start=2222
+  _globals['_LISTRULESREQUEST']._serialized_end=2282
+  _globals['_LISTRULESRESPONSE']._serialized_start=2284
+  _globals['_LISTRULESRESPONSE']._serialized_end=2352
+  _globals['_UPSERTRULEREQUEST']._serialized_start=2354
+  _globals['_UPSERTRULEREQUEST']._serialized_end=2448
+  _globals['_UPSERTRULERESPONSE']._serialized_start=2450
+  _globals['_UPSERTRULERESPONSE']._serialized_end=2518
+  _globals['_RETIRERULEREQUEST']._serialized_start=2520
+  _globals['_RETIRERULEREQUEST']._serialized_end=2598
+  _globals['_RETIRERULERESPONSE']._serialized_start=2600
+  _globals['_RETIRERULERESPONSE']._serialized_end=2668
+  _globals['_DISPATCHMANUALLYREQUEST']._serialized_start=2671
+  _globals['_DISPATCHMANUALLYREQUEST']._serialized_end=2801
+  _globals['_DISPATCHMANUALLYRESPONSE']._serialized_start=2803
+  _globals['_DISPATCHMANUALLYRESPONSE']._serialized_end=2883
+  _globals['_LOSTTIME']._serialized_start=2885
+  _globals['_LOSTTIME']._serialized_end=2933
+  _globals['_ARBITRATEREQUEST']._serialized_start=2936
+  _globals['_ARBITRATEREQUEST']._serialized_end=3086
+  _globals['_ARBITRATERESPONSE']._serialized_start=3089
+  _globals['_ARBITRATERESPONSE']._serialized_end=3235
+  _globals['_DECIDEEXTENSIONREQUEST']._serialized_start=3237
+  _globals['_DECIDEEXTENSIONREQUEST']._serialized_end=3349
+  _globals['_DECIDEEXTENSIONRESPONSE']._serialized_start=3351
+  _globals['_DECIDEEXTENSIONRESPONSE']._serialized_end=3466
+  _globals['_BACKLOGREQUEST']._serialized_start=3468
+  _globals['_BACKLOGREQUEST']._serialized_end=3537
+  _globals['_BACKLOGRESPONSE']._serialized_start=3539
+  _globals['_BACKLOGRESPONSE']._serialized_end=3624
+  _globals['_QUEUEITEM']._serialized_start=3627
+  _globals['_QUEUEITEM']._serialized_end=3959
+  _globals['_LISTQUEUEREQUEST']._serialized_start=3961
+  _globals['_LISTQUEUEREQUEST']._serialized_end=4022
+  _globals['_LISTQUEUERESPONSE']._serialized_start=4024
+  _globals['_LISTQUEUERESPONSE']._serialized_end=4090
+  _globals['_DISPATCHSERVICE']._serialized_start=4439
+  _globals['_DISPATCHSERVICE']._serialized_end=5439
 # @@protoc_insertion_point(module_scope)

@@ -4,9 +4,13 @@ isort:skip_file
 """
 
 from cityops.common.v1 import common_pb2 as _common_pb2
+from cityops.dispatch.v1 import events_pb2 as _events_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +22,111 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _Stage:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Stage.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STAGE_UNSPECIFIED: _Stage.ValueType  # 0
+    STAGE_FILING: _Stage.ValueType  # 1
+    """立案"""
+    STAGE_DISPATCH: _Stage.ValueType  # 2
+    """派遣"""
+    STAGE_DISPOSAL: _Stage.ValueType  # 3
+    """处置"""
+    STAGE_VERIFICATION: _Stage.ValueType  # 4
+    """核查"""
+
+class Stage(_Stage, metaclass=_StageEnumTypeWrapper):
+    """A stage of the case loop, each with its own working-time clock."""
+
+STAGE_UNSPECIFIED: Stage.ValueType  # 0
+STAGE_FILING: Stage.ValueType  # 1
+"""立案"""
+STAGE_DISPATCH: Stage.ValueType  # 2
+"""派遣"""
+STAGE_DISPOSAL: Stage.ValueType  # 3
+"""处置"""
+STAGE_VERIFICATION: Stage.ValueType  # 4
+"""核查"""
+Global___Stage: _TypeAlias = Stage  # noqa: Y015
+
+class _ArbitrationOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ArbitrationOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ArbitrationOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ARBITRATION_OUTCOME_UNSPECIFIED: _ArbitrationOutcome.ValueType  # 0
+    ARBITRATION_OUTCOME_TERRITORIAL: _ArbitrationOutcome.ValueType  # 1
+    """属地兜底: the street offices of the case's district take it."""
+    ARBITRATION_OUTCOME_DEPARTMENT: _ArbitrationOutcome.ValueType  # 2
+    """A named department takes it."""
+
+class ArbitrationOutcome(_ArbitrationOutcome, metaclass=_ArbitrationOutcomeEnumTypeWrapper):
+    """How an arbitration settles a case."""
+
+ARBITRATION_OUTCOME_UNSPECIFIED: ArbitrationOutcome.ValueType  # 0
+ARBITRATION_OUTCOME_TERRITORIAL: ArbitrationOutcome.ValueType  # 1
+"""属地兜底: the street offices of the case's district take it."""
+ARBITRATION_OUTCOME_DEPARTMENT: ArbitrationOutcome.ValueType  # 2
+"""A named department takes it."""
+Global___ArbitrationOutcome: _TypeAlias = ArbitrationOutcome  # noqa: Y015
+
+class _Queue:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _QueueEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Queue.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    QUEUE_UNSPECIFIED: _Queue.ValueType  # 0
+    QUEUE_UNROUTABLE: _Queue.ValueType  # 1
+    """Cases no rule routes (or a manual rule holds) awaiting DispatchManually."""
+    QUEUE_ARBITRATION: _Queue.ValueType  # 2
+    """Cases returned too often, awaiting Arbitrate."""
+    QUEUE_EXTENSIONS: _Queue.ValueType  # 3
+    """Extension requests awaiting DecideExtension."""
+
+class Queue(_Queue, metaclass=_QueueEnumTypeWrapper):
+    """Which of the operations centre's queues."""
+
+QUEUE_UNSPECIFIED: Queue.ValueType  # 0
+QUEUE_UNROUTABLE: Queue.ValueType  # 1
+"""Cases no rule routes (or a manual rule holds) awaiting DispatchManually."""
+QUEUE_ARBITRATION: Queue.ValueType  # 2
+"""Cases returned too often, awaiting Arbitrate."""
+QUEUE_EXTENSIONS: Queue.ValueType  # 3
+"""Extension requests awaiting DecideExtension."""
+Global___Queue: _TypeAlias = Queue  # noqa: Y015
+
+@_typing.final
+class StageHours(_message.Message):
+    """Working hours allowed for one stage at one urgency (URGENCY_UNSPECIFIED: any urgency)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URGENCY_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    urgency: _common_pb2.Urgency.ValueType
+    stage: Global___Stage.ValueType
+    hours: _builtins.float
+    def __init__(
+        self,
+        *,
+        urgency: _common_pb2.Urgency.ValueType = ...,
+        stage: Global___Stage.ValueType = ...,
+        hours: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "stage", b"stage", "urgency", b"urgency"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageHours: _TypeAlias = StageHours  # noqa: Y015
+
 @_typing.final
 class WhoWouldReceiveRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -25,7 +134,10 @@ class WhoWouldReceiveRequest(_message.Message):
     CATEGORY_CODE_FIELD_NUMBER: _builtins.int
     POINT_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
+    URGENCY_FIELD_NUMBER: _builtins.int
     category_code: _builtins.str
+    urgency: _common_pb2.Urgency.ValueType
+    """Picks the stage deadlines; unset means the rule's default."""
     @_builtins.property
     def point(self) -> _common_pb2.GeoPoint: ...
     @_builtins.property
@@ -38,10 +150,11 @@ class WhoWouldReceiveRequest(_message.Message):
         category_code: _builtins.str = ...,
         point: _common_pb2.GeoPoint | None = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
+        urgency: _common_pb2.Urgency.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "point", b"point"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "category_code", b"category_code", "point", b"point"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "category_code", b"category_code", "point", b"point", "urgency", b"urgency"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -56,11 +169,29 @@ class WhoWouldReceiveResponse(_message.Message):
     RULE_VERSION_FIELD_NUMBER: _builtins.int
     DISTRICT_CODE_FIELD_NUMBER: _builtins.int
     HANDLING_HOURS_FIELD_NUMBER: _builtins.int
+    ASSIST_DEPARTMENT_IDS_FIELD_NUMBER: _builtins.int
+    MANUAL_FIELD_NUMBER: _builtins.int
+    STAGE_HOURS_FIELD_NUMBER: _builtins.int
+    CLOSING_CRITERIA_ZH_FIELD_NUMBER: _builtins.int
+    CLOSING_CRITERIA_EN_FIELD_NUMBER: _builtins.int
+    STREET_CODE_FIELD_NUMBER: _builtins.int
+    GRID_CODE_FIELD_NUMBER: _builtins.int
     department_id: _builtins.str
+    """The lead (主办) department; empty when the rule sends such cases to manual dispatch."""
     rule_id: _builtins.str
     rule_version: _builtins.str
     district_code: _builtins.str
     handling_hours: _builtins.int
+    """处置 working hours, rounded up to whole hours (see stage_hours for the exact figures)."""
+    manual: _builtins.bool
+    closing_criteria_zh: _builtins.str
+    closing_criteria_en: _builtins.str
+    street_code: _builtins.str
+    grid_code: _builtins.str
+    @_builtins.property
+    def assist_department_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def stage_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageHours]: ...
     def __init__(
         self,
         *,
@@ -69,10 +200,17 @@ class WhoWouldReceiveResponse(_message.Message):
         rule_version: _builtins.str = ...,
         district_code: _builtins.str = ...,
         handling_hours: _builtins.int = ...,
+        assist_department_ids: _abc.Iterable[_builtins.str] | None = ...,
+        manual: _builtins.bool = ...,
+        stage_hours: _abc.Iterable[Global___StageHours] | None = ...,
+        closing_criteria_zh: _builtins.str = ...,
+        closing_criteria_en: _builtins.str = ...,
+        street_code: _builtins.str = ...,
+        grid_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["department_id", b"department_id", "district_code", b"district_code", "handling_hours", b"handling_hours", "rule_id", b"rule_id", "rule_version", b"rule_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assist_department_ids", b"assist_department_ids", "closing_criteria_en", b"closing_criteria_en", "closing_criteria_zh", b"closing_criteria_zh", "department_id", b"department_id", "district_code", b"district_code", "grid_code", b"grid_code", "handling_hours", b"handling_hours", "manual", b"manual", "rule_id", b"rule_id", "rule_version", b"rule_version", "stage_hours", b"stage_hours", "street_code", b"street_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -98,6 +236,61 @@ class GetDispatchRequest(_message.Message):
 Global___GetDispatchRequest: _TypeAlias = GetDispatchRequest  # noqa: Y015
 
 @_typing.final
+class Assignment(_message.Message):
+    """One department's share of a case, as dispatch decided it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    RULE_VERSION_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    DISPATCHED_AT_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    LOST_HOURS_FIELD_NUMBER: _builtins.int
+    dispatch_id: _builtins.str
+    department_id: _builtins.str
+    role: _events_pb2.DispatchRole.ValueType
+    attempt: _builtins.int
+    rule_id: _builtins.str
+    rule_version: _builtins.str
+    team_id: _builtins.str
+    status: _builtins.str
+    """active, returned, completed, superseded"""
+    lost_hours: _builtins.float
+    """Working hours the department held the case before returning it."""
+    @_builtins.property
+    def dispatched_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        dispatch_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        role: _events_pb2.DispatchRole.ValueType = ...,
+        attempt: _builtins.int = ...,
+        rule_id: _builtins.str = ...,
+        rule_version: _builtins.str = ...,
+        team_id: _builtins.str = ...,
+        dispatched_at: _timestamp_pb2.Timestamp | None = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        status: _builtins.str = ...,
+        lost_hours: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "dispatched_at", b"dispatched_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "lost_hours", b"lost_hours", "role", b"role", "rule_id", b"rule_id", "rule_version", b"rule_version", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Assignment: _TypeAlias = Assignment  # noqa: Y015
+
+@_typing.final
 class GetDispatchResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -108,15 +301,29 @@ class GetDispatchResponse(_message.Message):
     DEADLINE_FIELD_NUMBER: _builtins.int
     RULE_ID_FIELD_NUMBER: _builtins.int
     RULE_VERSION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    RETURNED_BY_DEPARTMENT_IDS_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The current (or last) lead dispatch."""
     dispatch_id: _builtins.str
     department_id: _builtins.str
     rule_id: _builtins.str
     rule_version: _builtins.str
+    state: _builtins.str
+    """dispatched, unroutable, arbitration, backlogged, completed, closed"""
+    attempt: _builtins.int
+    team_id: _builtins.str
     @_builtins.property
     def dispatched_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assignment]: ...
+    @_builtins.property
+    def returned_by_department_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -127,11 +334,632 @@ class GetDispatchResponse(_message.Message):
         deadline: _timestamp_pb2.Timestamp | None = ...,
         rule_id: _builtins.str = ...,
         rule_version: _builtins.str = ...,
+        state: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        assignments: _abc.Iterable[Global___Assignment] | None = ...,
+        returned_by_department_ids: _abc.Iterable[_builtins.str] | None = ...,
+        team_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "dispatched_at", b"dispatched_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "rule_id", b"rule_id", "rule_version", b"rule_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "attempt", b"attempt", "case_id", b"case_id", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "returned_by_department_ids", b"returned_by_department_ids", "rule_id", b"rule_id", "rule_version", b"rule_version", "state", b"state", "team_id", b"team_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDispatchResponse: _TypeAlias = GetDispatchResponse  # noqa: Y015
+
+@_typing.final
+class ResponsibilityRule(_message.Message):
+    """A rule of the responsibility catalogue, as written in config/dispatch/responsibility.yaml."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_CODES_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_TYPE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    MANUAL_FIELD_NUMBER: _builtins.int
+    ASSISTS_FIELD_NUMBER: _builtins.int
+    DISTRICT_CODES_FIELD_NUMBER: _builtins.int
+    STREET_CODES_FIELD_NUMBER: _builtins.int
+    GRID_CODES_FIELD_NUMBER: _builtins.int
+    POLYGON_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TO_FIELD_NUMBER: _builtins.int
+    PRECEDENCE_FIELD_NUMBER: _builtins.int
+    DEADLINES_FIELD_NUMBER: _builtins.int
+    FALLBACKS_FIELD_NUMBER: _builtins.int
+    CLOSING_CRITERIA_ZH_FIELD_NUMBER: _builtins.int
+    CLOSING_CRITERIA_EN_FIELD_NUMBER: _builtins.int
+    HANDLING_HOURS_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    department_type: _builtins.str
+    """Route to the department of this type in the case's district ..."""
+    department_id: _builtins.str
+    """... or to this department."""
+    manual: _builtins.bool
+    """Cases this rule covers go to the manual dispatch queue."""
+    effective_from: _builtins.str
+    """City local dates, YYYY-MM-DD; effective_to is exclusive and may be empty."""
+    effective_to: _builtins.str
+    precedence: _builtins.int
+    closing_criteria_zh: _builtins.str
+    closing_criteria_en: _builtins.str
+    handling_hours: _builtins.float
+    """处置 working hours overriding the catalogue's (0: the catalogue's)."""
+    @_builtins.property
+    def category_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """小类 codes, or ["*"]: every category whose catalogue department type is department_type."""
+
+    @_builtins.property
+    def assists(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Assisting (协办) departments: department types or department ids."""
+
+    @_builtins.property
+    def district_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """District codes, or ["*"]."""
+
+    @_builtins.property
+    def street_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optionally narrower: streets, grids, or a polygon, inside those districts."""
+
+    @_builtins.property
+    def grid_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def polygon(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.GeoPoint]: ...
+    @_builtins.property
+    def deadlines(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageHours]: ...
+    @_builtins.property
+    def fallbacks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Departments (types or ids) to try, in order, when the lead returns the case."""
+
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        category_codes: _abc.Iterable[_builtins.str] | None = ...,
+        department_type: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        manual: _builtins.bool = ...,
+        assists: _abc.Iterable[_builtins.str] | None = ...,
+        district_codes: _abc.Iterable[_builtins.str] | None = ...,
+        street_codes: _abc.Iterable[_builtins.str] | None = ...,
+        grid_codes: _abc.Iterable[_builtins.str] | None = ...,
+        polygon: _abc.Iterable[_common_pb2.GeoPoint] | None = ...,
+        effective_from: _builtins.str = ...,
+        effective_to: _builtins.str = ...,
+        precedence: _builtins.int = ...,
+        deadlines: _abc.Iterable[Global___StageHours] | None = ...,
+        fallbacks: _abc.Iterable[_builtins.str] | None = ...,
+        closing_criteria_zh: _builtins.str = ...,
+        closing_criteria_en: _builtins.str = ...,
+        handling_hours: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assists", b"assists", "category_codes", b"category_codes", "closing_criteria_en", b"closing_criteria_en", "closing_criteria_zh", b"closing_criteria_zh", "deadlines", b"deadlines", "department_id", b"department_id", "department_type", b"department_type", "district_codes", b"district_codes", "effective_from", b"effective_from", "effective_to", b"effective_to", "fallbacks", b"fallbacks", "grid_codes", b"grid_codes", "handling_hours", b"handling_hours", "manual", b"manual", "polygon", b"polygon", "precedence", b"precedence", "rule_id", b"rule_id", "street_codes", b"street_codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResponsibilityRule: _TypeAlias = ResponsibilityRule  # noqa: Y015
+
+@_typing.final
+class RuleVersion(_message.Message):
+    """One recorded version of a rule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    RETIRED_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    IN_FORCE_FROM_FIELD_NUMBER: _builtins.int
+    IN_FORCE_TO_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    retired: _builtins.bool
+    source: _builtins.str
+    """"yaml:<file version>" or "grpc"."""
+    recorded_by: _builtins.str
+    in_force_from: _builtins.str
+    """The period this version actually governs (later versions cut earlier ones short);
+    both empty when a later version replaced it before it came into force.
+    """
+    in_force_to: _builtins.str
+    @_builtins.property
+    def rule(self) -> Global___ResponsibilityRule: ...
+    @_builtins.property
+    def recorded_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___ResponsibilityRule | None = ...,
+        version: _builtins.int = ...,
+        retired: _builtins.bool = ...,
+        source: _builtins.str = ...,
+        recorded_at: _timestamp_pb2.Timestamp | None = ...,
+        recorded_by: _builtins.str = ...,
+        in_force_from: _builtins.str = ...,
+        in_force_to: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_at", b"recorded_at", "rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["in_force_from", b"in_force_from", "in_force_to", b"in_force_to", "recorded_at", b"recorded_at", "recorded_by", b"recorded_by", "retired", b"retired", "rule", b"rule", "source", b"source", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RuleVersion: _TypeAlias = RuleVersion  # noqa: Y015
+
+@_typing.final
+class ListRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_HISTORY_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    """Only this rule's versions; empty lists every rule."""
+    include_history: _builtins.bool
+    """Every version rather than the latest of each rule."""
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        include_history: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_history", b"include_history", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRulesRequest: _TypeAlias = ListRulesRequest  # noqa: Y015
+
+@_typing.final
+class ListRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RuleVersion]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___RuleVersion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRulesResponse: _TypeAlias = ListRulesResponse  # noqa: Y015
+
+@_typing.final
+class UpsertRuleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def rule(self) -> Global___ResponsibilityRule:
+        """effective_from must not be before today (history is never rewritten); empty means today."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        rule: Global___ResponsibilityRule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRuleRequest: _TypeAlias = UpsertRuleRequest  # noqa: Y015
+
+@_typing.final
+class UpsertRuleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rule(self) -> Global___RuleVersion: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___RuleVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRuleResponse: _TypeAlias = UpsertRuleResponse  # noqa: Y015
+
+@_typing.final
+class RetireRuleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TO_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    rule_id: _builtins.str
+    effective_to: _builtins.str
+    """First day the rule is no longer in force (YYYY-MM-DD, not before today); empty means today."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        effective_to: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_to", b"effective_to", "request_id", b"request_id", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetireRuleRequest: _TypeAlias = RetireRuleRequest  # noqa: Y015
+
+@_typing.final
+class RetireRuleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rule(self) -> Global___RuleVersion: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___RuleVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetireRuleResponse: _TypeAlias = RetireRuleResponse  # noqa: Y015
+
+@_typing.final
+class DispatchManuallyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    ASSIST_DEPARTMENT_IDS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    case_id: _builtins.str
+    department_id: _builtins.str
+    note: _builtins.str
+    @_builtins.property
+    def assist_department_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        assist_department_ids: _abc.Iterable[_builtins.str] | None = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assist_department_ids", b"assist_department_ids", "case_id", b"case_id", "department_id", b"department_id", "note", b"note", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DispatchManuallyRequest: _TypeAlias = DispatchManuallyRequest  # noqa: Y015
+
+@_typing.final
+class DispatchManuallyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assignment]: ...
+    def __init__(
+        self,
+        *,
+        assignments: _abc.Iterable[Global___Assignment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DispatchManuallyResponse: _TypeAlias = DispatchManuallyResponse  # noqa: Y015
+
+@_typing.final
+class LostTime(_message.Message):
+    """Working hours a department held a case before returning it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    department_id: _builtins.str
+    hours: _builtins.float
+    def __init__(
+        self,
+        *,
+        department_id: _builtins.str = ...,
+        hours: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department_id", b"department_id", "hours", b"hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LostTime: _TypeAlias = LostTime  # noqa: Y015
+
+@_typing.final
+class ArbitrateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    case_id: _builtins.str
+    outcome: Global___ArbitrationOutcome.ValueType
+    department_id: _builtins.str
+    """For ARBITRATION_OUTCOME_DEPARTMENT."""
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        outcome: Global___ArbitrationOutcome.ValueType = ...,
+        department_id: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "department_id", b"department_id", "note", b"note", "outcome", b"outcome", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArbitrateRequest: _TypeAlias = ArbitrateRequest  # noqa: Y015
+
+@_typing.final
+class ArbitrateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARBITRATION_ID_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    LOST_TIME_FIELD_NUMBER: _builtins.int
+    arbitration_id: _builtins.str
+    @_builtins.property
+    def assignment(self) -> Global___Assignment: ...
+    @_builtins.property
+    def lost_time(self) -> _containers.RepeatedCompositeFieldContainer[Global___LostTime]: ...
+    def __init__(
+        self,
+        *,
+        arbitration_id: _builtins.str = ...,
+        assignment: Global___Assignment | None = ...,
+        lost_time: _abc.Iterable[Global___LostTime] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arbitration_id", b"arbitration_id", "assignment", b"assignment", "lost_time", b"lost_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArbitrateResponse: _TypeAlias = ArbitrateResponse  # noqa: Y015
+
+@_typing.final
+class DecideExtensionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    EXTENSION_ID_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    extension_id: _builtins.str
+    approve: _builtins.bool
+    hours: _builtins.float
+    """Working hours granted; 0 grants what was asked."""
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        extension_id: _builtins.str = ...,
+        approve: _builtins.bool = ...,
+        hours: _builtins.float = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "extension_id", b"extension_id", "hours", b"hours", "note", b"note", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideExtensionRequest: _TypeAlias = DecideExtensionRequest  # noqa: Y015
+
+@_typing.final
+class DecideExtensionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXTENSION_ID_FIELD_NUMBER: _builtins.int
+    APPROVED_FIELD_NUMBER: _builtins.int
+    NEW_DEADLINE_FIELD_NUMBER: _builtins.int
+    extension_id: _builtins.str
+    approved: _builtins.bool
+    @_builtins.property
+    def new_deadline(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        extension_id: _builtins.str = ...,
+        approved: _builtins.bool = ...,
+        new_deadline: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["new_deadline", b"new_deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "extension_id", b"extension_id", "new_deadline", b"new_deadline"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideExtensionResponse: _TypeAlias = DecideExtensionResponse  # noqa: Y015
+
+@_typing.final
+class BacklogRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    case_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BacklogRequest: _TypeAlias = BacklogRequest  # noqa: Y015
+
+@_typing.final
+class BacklogResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    BACKLOGGED_AT_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    @_builtins.property
+    def backlogged_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        backlogged_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backlogged_at", b"backlogged_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backlogged_at", b"backlogged_at", "case_id", b"case_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BacklogResponse: _TypeAlias = BacklogResponse  # noqa: Y015
+
+@_typing.final
+class QueueItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_CODE_FIELD_NUMBER: _builtins.int
+    DISTRICT_CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    RETURNED_BY_DEPARTMENT_IDS_FIELD_NUMBER: _builtins.int
+    EXTENSION_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTED_HOURS_FIELD_NUMBER: _builtins.int
+    CURRENT_DEADLINE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    category_code: _builtins.str
+    district_code: _builtins.str
+    reason: _builtins.str
+    extension_id: _builtins.str
+    """Extensions:"""
+    dispatch_id: _builtins.str
+    order_id: _builtins.str
+    department_id: _builtins.str
+    requested_hours: _builtins.float
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def returned_by_department_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Arbitration: every department that returned the case."""
+
+    @_builtins.property
+    def current_deadline(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        category_code: _builtins.str = ...,
+        district_code: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        returned_by_department_ids: _abc.Iterable[_builtins.str] | None = ...,
+        extension_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        requested_hours: _builtins.float = ...,
+        current_deadline: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_deadline", b"current_deadline", "since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "category_code", b"category_code", "current_deadline", b"current_deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "district_code", b"district_code", "extension_id", b"extension_id", "order_id", b"order_id", "reason", b"reason", "requested_hours", b"requested_hours", "returned_by_department_ids", b"returned_by_department_ids", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueItem: _TypeAlias = QueueItem  # noqa: Y015
+
+@_typing.final
+class ListQueueRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    queue: Global___Queue.ValueType
+    def __init__(
+        self,
+        *,
+        queue: Global___Queue.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQueueRequest: _TypeAlias = ListQueueRequest  # noqa: Y015
+
+@_typing.final
+class ListQueueResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueItem]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___QueueItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQueueResponse: _TypeAlias = ListQueueResponse  # noqa: Y015

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class DispatchServiceStub:
-    """Dispatch: responsibility look-ups and decisions.
+    """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
+    manual dispatch, arbitration, extensions and 挂账.
     """
 
     def __init__(self, channel):
@@ -45,10 +46,51 @@ class DispatchServiceStub:
                 request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetDispatchRequest.SerializeToString,
                 response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetDispatchResponse.FromString,
                 _registered_method=True)
+        self.ListRules = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/ListRules',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListRulesRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListRulesResponse.FromString,
+                _registered_method=True)
+        self.UpsertRule = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/UpsertRule',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.UpsertRuleRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.UpsertRuleResponse.FromString,
+                _registered_method=True)
+        self.RetireRule = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/RetireRule',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RetireRuleRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RetireRuleResponse.FromString,
+                _registered_method=True)
+        self.DispatchManually = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/DispatchManually',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DispatchManuallyRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DispatchManuallyResponse.FromString,
+                _registered_method=True)
+        self.Arbitrate = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/Arbitrate',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ArbitrateRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ArbitrateResponse.FromString,
+                _registered_method=True)
+        self.DecideExtension = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/DecideExtension',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DecideExtensionRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DecideExtensionResponse.FromString,
+                _registered_method=True)
+        self.Backlog = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/Backlog',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogResponse.FromString,
+                _registered_method=True)
+        self.ListQueue = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/ListQueue',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServiceServicer:
-    """Dispatch: responsibility look-ups and decisions.
+    """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
+    manual dispatch, arbitration, extensions and 挂账.
     """
 
     def WhoWouldReceive(self, request, context):
@@ -60,6 +102,62 @@ class DispatchServiceServicer:
 
     def GetDispatch(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRules(self, request, context):
+        """The responsibility catalogue (权责清单), every version of every rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertRule(self, request, context):
+        """A new version of a rule (or a new rule); admin or supervisor. Validated with the whole catalogue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetireRule(self, request, context):
+        """Ends a rule from a date (a new, retired version); admin or supervisor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DispatchManually(self, request, context):
+        """Sends an unroutable case to a department by hand; operator or supervisor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Arbitrate(self, request, context):
+        """Settles a case returned too often (仲裁); supervisor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideExtension(self, request, context):
+        """Approves or denies a requested extension (延期); supervisor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Backlog(self, request, context):
+        """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQueue(self, request, context):
+        """What waits for the operations centre: unroutable cases, arbitrations, extensions.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -77,6 +175,46 @@ def add_DispatchServiceServicer_to_server(servicer, server):
                     request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetDispatchRequest.FromString,
                     response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetDispatchResponse.SerializeToString,
             ),
+            'ListRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRules,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListRulesRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListRulesResponse.SerializeToString,
+            ),
+            'UpsertRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertRule,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.UpsertRuleRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.UpsertRuleResponse.SerializeToString,
+            ),
+            'RetireRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireRule,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RetireRuleRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RetireRuleResponse.SerializeToString,
+            ),
+            'DispatchManually': grpc.unary_unary_rpc_method_handler(
+                    servicer.DispatchManually,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DispatchManuallyRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DispatchManuallyResponse.SerializeToString,
+            ),
+            'Arbitrate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Arbitrate,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ArbitrateRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ArbitrateResponse.SerializeToString,
+            ),
+            'DecideExtension': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideExtension,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DecideExtensionRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DecideExtensionResponse.SerializeToString,
+            ),
+            'Backlog': grpc.unary_unary_rpc_method_handler(
+                    servicer.Backlog,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogResponse.SerializeToString,
+            ),
+            'ListQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueue,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'cityops.dispatch.v1.DispatchService', rpc_method_handlers)
@@ -86,7 +224,8 @@ def add_DispatchServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DispatchService:
-    """Dispatch: responsibility look-ups and decisions.
+    """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
+    manual dispatch, arbitration, extensions and 挂账.
     """
 
     @staticmethod
@@ -133,6 +272,222 @@ class DispatchService:
             '/cityops.dispatch.v1.DispatchService/GetDispatch',
             cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetDispatchRequest.SerializeToString,
             cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.GetDispatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/ListRules',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListRulesRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/UpsertRule',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.UpsertRuleRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.UpsertRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/RetireRule',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RetireRuleRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.RetireRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DispatchManually(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/DispatchManually',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DispatchManuallyRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DispatchManuallyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Arbitrate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/Arbitrate',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ArbitrateRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ArbitrateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideExtension(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/DecideExtension',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DecideExtensionRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.DecideExtensionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backlog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/Backlog',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/ListQueue',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueResponse.FromString,
             options,
             channel_credentials,
             insecure,

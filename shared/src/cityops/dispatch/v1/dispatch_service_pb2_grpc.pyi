@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class DispatchServiceStub:
-    """Dispatch: responsibility look-ups and decisions."""
+    """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
+    manual dispatch, arbitration, extensions and 挂账.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -36,18 +38,54 @@ class DispatchServiceStub:
     WhoWouldReceive: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.WhoWouldReceiveRequest, _dispatch_service_pb2.WhoWouldReceiveResponse]
     """Who would receive this 小类 at this point on this date?"""
     GetDispatch: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.GetDispatchRequest, _dispatch_service_pb2.GetDispatchResponse]
+    ListRules: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.ListRulesRequest, _dispatch_service_pb2.ListRulesResponse]
+    """The responsibility catalogue (权责清单), every version of every rule."""
+    UpsertRule: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.UpsertRuleRequest, _dispatch_service_pb2.UpsertRuleResponse]
+    """A new version of a rule (or a new rule); admin or supervisor. Validated with the whole catalogue."""
+    RetireRule: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.RetireRuleRequest, _dispatch_service_pb2.RetireRuleResponse]
+    """Ends a rule from a date (a new, retired version); admin or supervisor."""
+    DispatchManually: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.DispatchManuallyRequest, _dispatch_service_pb2.DispatchManuallyResponse]
+    """Sends an unroutable case to a department by hand; operator or supervisor."""
+    Arbitrate: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.ArbitrateRequest, _dispatch_service_pb2.ArbitrateResponse]
+    """Settles a case returned too often (仲裁); supervisor."""
+    DecideExtension: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.DecideExtensionRequest, _dispatch_service_pb2.DecideExtensionResponse]
+    """Approves or denies a requested extension (延期); supervisor."""
+    Backlog: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.BacklogRequest, _dispatch_service_pb2.BacklogResponse]
+    """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor."""
+    ListQueue: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.ListQueueRequest, _dispatch_service_pb2.ListQueueResponse]
+    """What waits for the operations centre: unroutable cases, arbitrations, extensions."""
 
 @_typing.type_check_only
 class DispatchServiceAsyncStub(DispatchServiceStub):
-    """Dispatch: responsibility look-ups and decisions."""
+    """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
+    manual dispatch, arbitration, extensions and 挂账.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     WhoWouldReceive: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.WhoWouldReceiveRequest, _dispatch_service_pb2.WhoWouldReceiveResponse]  # type: ignore[assignment]
     """Who would receive this 小类 at this point on this date?"""
     GetDispatch: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.GetDispatchRequest, _dispatch_service_pb2.GetDispatchResponse]  # type: ignore[assignment]
+    ListRules: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.ListRulesRequest, _dispatch_service_pb2.ListRulesResponse]  # type: ignore[assignment]
+    """The responsibility catalogue (权责清单), every version of every rule."""
+    UpsertRule: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.UpsertRuleRequest, _dispatch_service_pb2.UpsertRuleResponse]  # type: ignore[assignment]
+    """A new version of a rule (or a new rule); admin or supervisor. Validated with the whole catalogue."""
+    RetireRule: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.RetireRuleRequest, _dispatch_service_pb2.RetireRuleResponse]  # type: ignore[assignment]
+    """Ends a rule from a date (a new, retired version); admin or supervisor."""
+    DispatchManually: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.DispatchManuallyRequest, _dispatch_service_pb2.DispatchManuallyResponse]  # type: ignore[assignment]
+    """Sends an unroutable case to a department by hand; operator or supervisor."""
+    Arbitrate: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.ArbitrateRequest, _dispatch_service_pb2.ArbitrateResponse]  # type: ignore[assignment]
+    """Settles a case returned too often (仲裁); supervisor."""
+    DecideExtension: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.DecideExtensionRequest, _dispatch_service_pb2.DecideExtensionResponse]  # type: ignore[assignment]
+    """Approves or denies a requested extension (延期); supervisor."""
+    Backlog: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.BacklogRequest, _dispatch_service_pb2.BacklogResponse]  # type: ignore[assignment]
+    """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor."""
+    ListQueue: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.ListQueueRequest, _dispatch_service_pb2.ListQueueResponse]  # type: ignore[assignment]
+    """What waits for the operations centre: unroutable cases, arbitrations, extensions."""
 
 class DispatchServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Dispatch: responsibility look-ups and decisions."""
+    """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
+    manual dispatch, arbitration, extensions and 挂账.
+    """
 
     @_abc_1.abstractmethod
     def WhoWouldReceive(
@@ -63,5 +101,69 @@ class DispatchServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _dispatch_service_pb2.GetDispatchRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_service_pb2.GetDispatchResponse, _abc.Awaitable[_dispatch_service_pb2.GetDispatchResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListRules(
+        self,
+        request: _dispatch_service_pb2.ListRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.ListRulesResponse, _abc.Awaitable[_dispatch_service_pb2.ListRulesResponse]]:
+        """The responsibility catalogue (权责清单), every version of every rule."""
+
+    @_abc_1.abstractmethod
+    def UpsertRule(
+        self,
+        request: _dispatch_service_pb2.UpsertRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.UpsertRuleResponse, _abc.Awaitable[_dispatch_service_pb2.UpsertRuleResponse]]:
+        """A new version of a rule (or a new rule); admin or supervisor. Validated with the whole catalogue."""
+
+    @_abc_1.abstractmethod
+    def RetireRule(
+        self,
+        request: _dispatch_service_pb2.RetireRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.RetireRuleResponse, _abc.Awaitable[_dispatch_service_pb2.RetireRuleResponse]]:
+        """Ends a rule from a date (a new, retired version); admin or supervisor."""
+
+    @_abc_1.abstractmethod
+    def DispatchManually(
+        self,
+        request: _dispatch_service_pb2.DispatchManuallyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.DispatchManuallyResponse, _abc.Awaitable[_dispatch_service_pb2.DispatchManuallyResponse]]:
+        """Sends an unroutable case to a department by hand; operator or supervisor."""
+
+    @_abc_1.abstractmethod
+    def Arbitrate(
+        self,
+        request: _dispatch_service_pb2.ArbitrateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.ArbitrateResponse, _abc.Awaitable[_dispatch_service_pb2.ArbitrateResponse]]:
+        """Settles a case returned too often (仲裁); supervisor."""
+
+    @_abc_1.abstractmethod
+    def DecideExtension(
+        self,
+        request: _dispatch_service_pb2.DecideExtensionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.DecideExtensionResponse, _abc.Awaitable[_dispatch_service_pb2.DecideExtensionResponse]]:
+        """Approves or denies a requested extension (延期); supervisor."""
+
+    @_abc_1.abstractmethod
+    def Backlog(
+        self,
+        request: _dispatch_service_pb2.BacklogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.BacklogResponse, _abc.Awaitable[_dispatch_service_pb2.BacklogResponse]]:
+        """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor."""
+
+    @_abc_1.abstractmethod
+    def ListQueue(
+        self,
+        request: _dispatch_service_pb2.ListQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.ListQueueResponse, _abc.Awaitable[_dispatch_service_pb2.ListQueueResponse]]:
+        """What waits for the operations centre: unroutable cases, arbitrations, extensions."""
 
 def add_DispatchServiceServicer_to_server(servicer: DispatchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

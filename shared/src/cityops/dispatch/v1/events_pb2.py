@@ -26,29 +26,29 @@ from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cityops/dispatch/v1/events.proto\x12\x13\x63ityops.dispatch.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x03\n\x0e\x43\x61seDispatched\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x15\n\rcategory_code\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\'\n\x05place\x18\x06 \x01(\x0b\x32\x18.cityops.common.v1.Place\x12+\n\x07urgency\x18\x07 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12\x31\n\rdispatched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07rule_id\x18\n \x01(\t\x12\x14\n\x0crule_version\x18\x0b \x01(\t\x12/\n\x04role\x18\x0c \x01(\x0e\x32!.cityops.dispatch.v1.DispatchRole\x12\x0f\n\x07\x61ttempt\x18\r \x01(\x05\x12\x1a\n\x12lead_department_id\x18\x0e \x01(\t\"\x97\x01\n\x10\x43\x61seRedispatched\x12\x35\n\x08\x64ispatch\x18\x01 \x01(\x0b\x32#.cityops.dispatch.v1.CaseDispatched\x12\x1e\n\x16previous_department_id\x18\x02 \x01(\t\x12\x1c\n\x14previous_dispatch_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xfd\x01\n\rCaseEscalated\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x31\n\x04kind\x18\x04 \x01(\x0e\x32#.cityops.dispatch.v1.EscalationKind\x12\r\n\x05level\x18\x05 \x01(\x05\x12\r\n\x05stage\x18\x06 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x65scalated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x02\n\x10\x45xtensionDecided\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x14\n\x0c\x65xtension_id\x18\x04 \x01(\t\x12\x10\n\x08\x61pproved\x18\x05 \x01(\x08\x12\x30\n\x0cnew_deadline\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\ndecided_by\x18\x07 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12.\n\ndecided_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\t \x01(\t\"v\n\x18\x43\x61seArbitrationRequested\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\"\n\x1areturned_by_department_ids\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa7\x01\n\x0e\x43\x61seBacklogged\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12,\n\ndecided_by\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12\x31\n\rbacklogged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\"H\n\x0e\x43\x61seUnroutable\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*_\n\x0c\x44ispatchRole\x12\x1d\n\x19\x44ISPATCH_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44ISPATCH_ROLE_LEAD\x10\x01\x12\x18\n\x14\x44ISPATCH_ROLE_ASSIST\x10\x02*j\n\x0e\x45scalationKind\x12\x1f\n\x1b\x45SCALATION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45SCALATION_KIND_WARNING\x10\x01\x12\x1a\n\x16\x45SCALATION_KIND_BREACH\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cityops/dispatch/v1/events.proto\x12\x13\x63ityops.dispatch.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x03\n\x0e\x43\x61seDispatched\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x15\n\rcategory_code\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\'\n\x05place\x18\x06 \x01(\x0b\x32\x18.cityops.common.v1.Place\x12+\n\x07urgency\x18\x07 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12\x31\n\rdispatched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07rule_id\x18\n \x01(\t\x12\x14\n\x0crule_version\x18\x0b \x01(\t\x12/\n\x04role\x18\x0c \x01(\x0e\x32!.cityops.dispatch.v1.DispatchRole\x12\x0f\n\x07\x61ttempt\x18\r \x01(\x05\x12\x1a\n\x12lead_department_id\x18\x0e \x01(\t\x12\x0f\n\x07team_id\x18\x0f \x01(\t\"\x97\x01\n\x10\x43\x61seRedispatched\x12\x35\n\x08\x64ispatch\x18\x01 \x01(\x0b\x32#.cityops.dispatch.v1.CaseDispatched\x12\x1e\n\x16previous_department_id\x18\x02 \x01(\t\x12\x1c\n\x14previous_dispatch_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xfd\x01\n\rCaseEscalated\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x15\n\rdepartment_id\x18\x03 \x01(\t\x12\x31\n\x04kind\x18\x04 \x01(\x0e\x32#.cityops.dispatch.v1.EscalationKind\x12\r\n\x05level\x18\x05 \x01(\x05\x12\r\n\x05stage\x18\x06 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x65scalated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x02\n\x10\x45xtensionDecided\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x14\n\x0c\x65xtension_id\x18\x04 \x01(\t\x12\x10\n\x08\x61pproved\x18\x05 \x01(\x08\x12\x30\n\x0cnew_deadline\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\ndecided_by\x18\x07 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12.\n\ndecided_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\t \x01(\t\"v\n\x18\x43\x61seArbitrationRequested\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\"\n\x1areturned_by_department_ids\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa7\x01\n\x0e\x43\x61seBacklogged\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x02 \x01(\t\x12,\n\ndecided_by\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12\x31\n\rbacklogged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\"H\n\x0e\x43\x61seUnroutable\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*_\n\x0c\x44ispatchRole\x12\x1d\n\x19\x44ISPATCH_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44ISPATCH_ROLE_LEAD\x10\x01\x12\x18\n\x14\x44ISPATCH_ROLE_ASSIST\x10\x02*j\n\x0e\x45scalationKind\x12\x1f\n\x1b\x45SCALATION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45SCALATION_KIND_WARNING\x10\x01\x12\x1a\n\x16\x45SCALATION_KIND_BREACH\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.dispatch.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DISPATCHROLE']._serialized_start=1605
-  _globals['_DISPATCHROLE']._serialized_end=1700
-  _globals['_ESCALATIONKIND']._serialized_start=1702
-  _globals['_ESCALATIONKIND']._serialized_end=1808
+  _globals['_DISPATCHROLE']._serialized_start=1622
+  _globals['_DISPATCHROLE']._serialized_end=1717
+  _globals['_ESCALATIONKIND']._serialized_start=1719
+  _globals['_ESCALATIONKIND']._serialized_end=1825
   _globals['_CASEDISPATCHED']._serialized_start=123
-  _globals['_CASEDISPATCHED']._serialized_end=554
-  _globals['_CASEREDISPATCHED']._serialized_start=557
-  _globals['_CASEREDISPATCHED']._serialized_end=708
-  _globals['_CASEESCALATED']._serialized_start=711
-  _globals['_CASEESCALATED']._serialized_end=964
-  _globals['_EXTENSIONDECIDED']._serialized_start=967
-  _globals['_EXTENSIONDECIDED']._serialized_end=1239
-  _globals['_CASEARBITRATIONREQUESTED']._serialized_start=1241
-  _globals['_CASEARBITRATIONREQUESTED']._serialized_end=1359
-  _globals['_CASEBACKLOGGED']._serialized_start=1362
-  _globals['_CASEBACKLOGGED']._serialized_end=1529
-  _globals['_CASEUNROUTABLE']._serialized_start=1531
-  _globals['_CASEUNROUTABLE']._serialized_end=1603
+  _globals['_CASEDISPATCHED']._serialized_end=571
+  _globals['_CASEREDISPATCHED']._serialized_start=574
+  _globals['_CASEREDISPATCHED']._serialized_end=725
+  _globals['_CASEESCALATED']._serialized_start=728
+  _globals['_CASEESCALATED']._serialized_end=981
+  _globals['_EXTENSIONDECIDED']._serialized_start=984
+  _globals['_EXTENSIONDECIDED']._serialized_end=1256
+  _globals['_CASEARBITRATIONREQUESTED']._serialized_start=1258
+  _globals['_CASEARBITRATIONREQUESTED']._serialized_end=1376
+  _globals['_CASEBACKLOGGED']._serialized_start=1379
+  _globals['_CASEBACKLOGGED']._serialized_end=1546
+  _globals['_CASEUNROUTABLE']._serialized_start=1548
+  _globals['_CASEUNROUTABLE']._serialized_end=1620
 # @@protoc_insertion_point(module_scope)

@@ -81,6 +81,7 @@ class CaseDispatched(_message.Message):
     ROLE_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
     LEAD_DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     dispatch_id: _builtins.str
     department_id: _builtins.str
@@ -94,6 +95,8 @@ class CaseDispatched(_message.Message):
     attempt: _builtins.int
     """1 for the first dispatch of this case to anyone; grows with each re-dispatch."""
     lead_department_id: _builtins.str
+    team_id: _builtins.str
+    """The team inside the department the case was assigned to, when the department has teams."""
     @_builtins.property
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
@@ -117,10 +120,11 @@ class CaseDispatched(_message.Message):
         role: Global___DispatchRole.ValueType = ...,
         attempt: _builtins.int = ...,
         lead_department_id: _builtins.str = ...,
+        team_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "dispatched_at", b"dispatched_at", "place", b"place"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "case_id", b"case_id", "category_code", b"category_code", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "lead_department_id", b"lead_department_id", "place", b"place", "role", b"role", "rule_id", b"rule_id", "rule_version", b"rule_version", "title", b"title", "urgency", b"urgency"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "case_id", b"case_id", "category_code", b"category_code", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "dispatched_at", b"dispatched_at", "lead_department_id", b"lead_department_id", "place", b"place", "role", b"role", "rule_id", b"rule_id", "rule_version", b"rule_version", "team_id", b"team_id", "title", b"title", "urgency", b"urgency"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -39,6 +39,12 @@ class _CaseStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CaseState.V
     CASE_STATE_VERIFIED: _CaseState.ValueType  # 9
     CASE_STATE_REWORK: _CaseState.ValueType  # 10
     CASE_STATE_CLOSED: _CaseState.ValueType  # 11
+    CASE_STATE_IN_PROGRESS: _CaseState.ValueType  # 12
+    """The department is working on it (处置中)."""
+    CASE_STATE_RETURNED: _CaseState.ValueType  # 13
+    """The department returned its order (退单); waits for re-dispatch or arbitration."""
+    CASE_STATE_BACKLOGGED: _CaseState.ValueType  # 14
+    """Acknowledged as not solvable now (挂账); its clock is stopped."""
 
 class CaseState(_CaseState, metaclass=_CaseStateEnumTypeWrapper):
     """Where a case stands in the closed loop."""
@@ -55,7 +61,45 @@ CASE_STATE_COMPLETED: CaseState.ValueType  # 8
 CASE_STATE_VERIFIED: CaseState.ValueType  # 9
 CASE_STATE_REWORK: CaseState.ValueType  # 10
 CASE_STATE_CLOSED: CaseState.ValueType  # 11
+CASE_STATE_IN_PROGRESS: CaseState.ValueType  # 12
+"""The department is working on it (处置中)."""
+CASE_STATE_RETURNED: CaseState.ValueType  # 13
+"""The department returned its order (退单); waits for re-dispatch or arbitration."""
+CASE_STATE_BACKLOGGED: CaseState.ValueType  # 14
+"""Acknowledged as not solvable now (挂账); its clock is stopped."""
 Global___CaseState: _TypeAlias = CaseState  # noqa: Y015
+
+class _RejectReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RejectReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RejectReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REJECT_REASON_UNSPECIFIED: _RejectReason.ValueType  # 0
+    REJECT_REASON_NOT_IN_SCOPE: _RejectReason.ValueType  # 1
+    """Not the city's business, or not in the catalogue's scope."""
+    REJECT_REASON_DUPLICATE: _RejectReason.ValueType  # 2
+    """Another case already covers it (prefer MergeCase when that case is known)."""
+    REJECT_REASON_INSUFFICIENT_EVIDENCE: _RejectReason.ValueType  # 3
+    REJECT_REASON_FALSE_ALARM: _RejectReason.ValueType  # 4
+    REJECT_REASON_WITHDRAWN: _RejectReason.ValueType  # 5
+    """Every detection of the case was withdrawn by its source."""
+    REJECT_REASON_OTHER: _RejectReason.ValueType  # 6
+
+class RejectReason(_RejectReason, metaclass=_RejectReasonEnumTypeWrapper):
+    """Why a case was not filed (不予立案)."""
+
+REJECT_REASON_UNSPECIFIED: RejectReason.ValueType  # 0
+REJECT_REASON_NOT_IN_SCOPE: RejectReason.ValueType  # 1
+"""Not the city's business, or not in the catalogue's scope."""
+REJECT_REASON_DUPLICATE: RejectReason.ValueType  # 2
+"""Another case already covers it (prefer MergeCase when that case is known)."""
+REJECT_REASON_INSUFFICIENT_EVIDENCE: RejectReason.ValueType  # 3
+REJECT_REASON_FALSE_ALARM: RejectReason.ValueType  # 4
+REJECT_REASON_WITHDRAWN: RejectReason.ValueType  # 5
+"""Every detection of the case was withdrawn by its source."""
+REJECT_REASON_OTHER: RejectReason.ValueType  # 6
+Global___RejectReason: _TypeAlias = RejectReason  # noqa: Y015
 
 @_typing.final
 class Case(_message.Message):
@@ -75,6 +119,16 @@ class Case(_message.Message):
     LEAD_DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
     TRACE_ID_FIELD_NUMBER: _builtins.int
+    CERTAINTY_FIELD_NUMBER: _builtins.int
+    DETECTION_COUNT_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_DETECTION_IDS_FIELD_NUMBER: _builtins.int
+    ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
+    ARBITRATION_REQUESTED_FIELD_NUMBER: _builtins.int
+    ASSIST_DEPARTMENT_IDS_FIELD_NUMBER: _builtins.int
+    REJECT_REASON_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OF_FIELD_NUMBER: _builtins.int
+    TRIAGE_NOTE_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     category_code: _builtins.str
     title: _builtins.str
@@ -83,6 +137,20 @@ class Case(_message.Message):
     lead_department_id: _builtins.str
     trace_id: _builtins.str
     """Trace id of the discovery; later actions link to it."""
+    certainty: _builtins.float
+    """Fused certainty of the case's detections, 0..1 (0 for a case filed by hand)."""
+    detection_count: _builtins.int
+    """How many detections are linked (detection_ids may be long; this is its length)."""
+    escalation_level: _builtins.int
+    """Highest 督办 level reached since the case was last (re-)dispatched; 0 when none."""
+    arbitration_requested: _builtins.bool
+    """Returns have exhausted the catalogue: dispatch waits for an arbitration."""
+    reject_reason: Global___RejectReason.ValueType
+    """Set when the state is REJECTED."""
+    duplicate_of: _builtins.str
+    """Set when the state is MERGED: the case this one duplicates."""
+    triage_note: _builtins.str
+    """The operator's note of the last triage decision."""
     @_builtins.property
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
@@ -93,6 +161,18 @@ class Case(_message.Message):
     def detection_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceRef]:
+        """Evidence of every linked detection, de-duplicated."""
+
+    @_builtins.property
+    def withdrawn_detection_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Detections of this case their source has since withdrawn (still linked, for the record)."""
+
+    @_builtins.property
+    def assist_department_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Assisting (协办) departments of a joint case."""
+
     def __init__(
         self,
         *,
@@ -108,10 +188,20 @@ class Case(_message.Message):
         lead_department_id: _builtins.str = ...,
         deadline: _timestamp_pb2.Timestamp | None = ...,
         trace_id: _builtins.str = ...,
+        certainty: _builtins.float = ...,
+        detection_count: _builtins.int = ...,
+        evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
+        withdrawn_detection_ids: _abc.Iterable[_builtins.str] | None = ...,
+        escalation_level: _builtins.int = ...,
+        arbitration_requested: _builtins.bool = ...,
+        assist_department_ids: _abc.Iterable[_builtins.str] | None = ...,
+        reject_reason: Global___RejectReason.ValueType = ...,
+        duplicate_of: _builtins.str = ...,
+        triage_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "filed_at", b"filed_at", "place", b"place", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "category_code", b"category_code", "deadline", b"deadline", "detection_ids", b"detection_ids", "filed_at", b"filed_at", "lead_department_id", b"lead_department_id", "place", b"place", "state", b"state", "title", b"title", "trace_id", b"trace_id", "updated_at", b"updated_at", "urgency", b"urgency"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arbitration_requested", b"arbitration_requested", "assist_department_ids", b"assist_department_ids", "case_id", b"case_id", "category_code", b"category_code", "certainty", b"certainty", "deadline", b"deadline", "detection_count", b"detection_count", "detection_ids", b"detection_ids", "duplicate_of", b"duplicate_of", "escalation_level", b"escalation_level", "evidence", b"evidence", "filed_at", b"filed_at", "lead_department_id", b"lead_department_id", "place", b"place", "reject_reason", b"reject_reason", "state", b"state", "title", b"title", "trace_id", b"trace_id", "triage_note", b"triage_note", "updated_at", b"updated_at", "urgency", b"urgency", "withdrawn_detection_ids", b"withdrawn_detection_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,16 +22,32 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common__pb2
 from cityops.intake.v1 import case_pb2 as cityops_dot_intake_dot_v1_dot_case__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ityops/intake/v1/events.proto\x12\x11\x63ityops.intake.v1\x1a\x1c\x63ityops/intake/v1/case.proto\"2\n\tCaseFiled\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Caseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ityops/intake/v1/events.proto\x12\x11\x63ityops.intake.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1c\x63ityops/intake/v1/case.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\tCaseFiled\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\x12*\n\x08\x66iled_by\x18\x02 \x01(\x0b\x32\x18.cityops.common.v1.Actor\"\x82\x02\n\x12\x44\x65tectionDiscarded\x12\x14\n\x0c\x64\x65tection_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x30\n\x06reason\x18\x05 \x01(\x0e\x32 .cityops.intake.v1.DiscardReason\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x11\n\tsource_id\x18\x07 \x01(\t\x12\x13\n\x0bsource_kind\x18\x08 \x01(\t\x12\x30\n\x0c\x64iscarded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xda\x01\n\x10\x43\x61seCorroborated\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65tection_id\x18\x02 \x01(\t\x12\x17\n\x0f\x64\x65tection_count\x18\x03 \x01(\x05\x12\x11\n\tcertainty\x18\x04 \x01(\x01\x12\x11\n\tsource_id\x18\x05 \x01(\t\x12\x33\n\x0f\x63orroborated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x05state\x18\x07 \x01(\x0e\x32\x1c.cityops.intake.v1.CaseState\"\xf4\x01\n\x0c\x43\x61seRejected\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12/\n\x06reason\x18\x02 \x01(\x0e\x32\x1f.cityops.intake.v1.RejectReason\x12\x0c\n\x04note\x18\x03 \x01(\t\x12-\n\x0brejected_by\x18\x04 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12/\n\x0brejected_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x0eprevious_state\x18\x06 \x01(\x0e\x32\x1c.cityops.intake.v1.CaseState\"\xea\x01\n\nCaseMerged\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64uplicate_of\x18\x02 \x01(\t\x12\x15\n\rdetection_ids\x18\x03 \x03(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12+\n\tmerged_by\x18\x05 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12-\n\tmerged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x0eprevious_state\x18\x07 \x01(\x0e\x32\x1c.cityops.intake.v1.CaseState\"\xf6\x01\n\x10\x43\x61seReclassified\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x19\n\x11old_category_code\x18\x02 \x01(\t\x12\x19\n\x11new_category_code\x18\x03 \x01(\t\x12%\n\x04\x63\x61se\x18\x04 \x01(\x0b\x32\x17.cityops.intake.v1.Case\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x31\n\x0freclassified_by\x18\x06 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12\x33\n\x0freclassified_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf3\x01\n\x12\x43\x61seUrgencyChanged\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12/\n\x0bold_urgency\x18\x02 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12/\n\x0bnew_urgency\x18\x03 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12\x0c\n\x04note\x18\x04 \x01(\t\x12,\n\nchanged_by\x18\x05 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x96\x01\n\rDiscardReason\x12\x1e\n\x1a\x44ISCARD_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x44ISCARD_REASON_BELOW_THRESHOLD\x10\x01\x12#\n\x1f\x44ISCARD_REASON_UNKNOWN_CATEGORY\x10\x02\x12\x1c\n\x18\x44ISCARD_REASON_WITHDRAWN\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.intake.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CASEFILED']._serialized_start=83
-  _globals['_CASEFILED']._serialized_end=133
+  _globals['_DISCARDREASON']._serialized_start=1706
+  _globals['_DISCARDREASON']._serialized_end=1856
+  _globals['_CASEFILED']._serialized_start=148
+  _globals['_CASEFILED']._serialized_end=242
+  _globals['_DETECTIONDISCARDED']._serialized_start=245
+  _globals['_DETECTIONDISCARDED']._serialized_end=503
+  _globals['_CASECORROBORATED']._serialized_start=506
+  _globals['_CASECORROBORATED']._serialized_end=724
+  _globals['_CASEREJECTED']._serialized_start=727
+  _globals['_CASEREJECTED']._serialized_end=971
+  _globals['_CASEMERGED']._serialized_start=974
+  _globals['_CASEMERGED']._serialized_end=1208
+  _globals['_CASERECLASSIFIED']._serialized_start=1211
+  _globals['_CASERECLASSIFIED']._serialized_end=1457
+  _globals['_CASEURGENCYCHANGED']._serialized_start=1460
+  _globals['_CASEURGENCYCHANGED']._serialized_end=1703
 # @@protoc_insertion_point(module_scope)

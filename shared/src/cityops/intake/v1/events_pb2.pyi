@@ -3,9 +3,14 @@
 isort:skip_file
 """
 
+from cityops.common.v1 import common_pb2 as _common_pb2
 from cityops.intake.v1 import case_pb2 as _case_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,24 +22,325 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _DiscardReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DiscardReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DiscardReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISCARD_REASON_UNSPECIFIED: _DiscardReason.ValueType  # 0
+    DISCARD_REASON_BELOW_THRESHOLD: _DiscardReason.ValueType  # 1
+    """Its confidence is below the policy's review threshold for its 小类 and source kind."""
+    DISCARD_REASON_UNKNOWN_CATEGORY: _DiscardReason.ValueType  # 2
+    """Its 小类 code is not in the catalogue."""
+    DISCARD_REASON_WITHDRAWN: _DiscardReason.ValueType  # 3
+    """Its source withdrew it before intake saw the report."""
+
+class DiscardReason(_DiscardReason, metaclass=_DiscardReasonEnumTypeWrapper):
+    """Why a detection was recorded but did not become (part of) a case."""
+
+DISCARD_REASON_UNSPECIFIED: DiscardReason.ValueType  # 0
+DISCARD_REASON_BELOW_THRESHOLD: DiscardReason.ValueType  # 1
+"""Its confidence is below the policy's review threshold for its 小类 and source kind."""
+DISCARD_REASON_UNKNOWN_CATEGORY: DiscardReason.ValueType  # 2
+"""Its 小类 code is not in the catalogue."""
+DISCARD_REASON_WITHDRAWN: DiscardReason.ValueType  # 3
+"""Its source withdrew it before intake saw the report."""
+Global___DiscardReason: _TypeAlias = DiscardReason  # noqa: Y015
+
 @_typing.final
 class CaseFiled(_message.Message):
-    """Published on cityops.intake.case.filed when a case is opened (立案)."""
+    """Published on cityops.intake.case.filed when a case is opened (立案): a detection
+    at or above the policy's auto threshold, a case filed by hand, a triage case an
+    operator files, or a triage case whose corroborations raised it to the threshold.
+    Only filed cases are published here: triage cases are never dispatched.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_FIELD_NUMBER: _builtins.int
+    FILED_BY_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def case(self) -> _case_pb2.Case: ...
+    @_builtins.property
+    def filed_by(self) -> _common_pb2.Actor:
+        """Who filed it: unset for automatic filing, the operator for a triage decision."""
+
     def __init__(
         self,
         *,
         case: _case_pb2.Case | None = ...,
+        filed_by: _common_pb2.Actor | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case", "filed_by", b"filed_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case", "filed_by", b"filed_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CaseFiled: _TypeAlias = CaseFiled  # noqa: Y015
+
+@_typing.final
+class DetectionDiscarded(_message.Message):
+    """Published on cityops.intake.detection.discarded: recorded, counted, never filed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DETECTION_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_CODE_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    SOURCE_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_KIND_FIELD_NUMBER: _builtins.int
+    DISCARDED_AT_FIELD_NUMBER: _builtins.int
+    detection_id: _builtins.str
+    category_code: _builtins.str
+    confidence: _builtins.float
+    threshold: _builtins.float
+    """The review threshold it fell below (0 for reasons other than BELOW_THRESHOLD)."""
+    reason: Global___DiscardReason.ValueType
+    note: _builtins.str
+    """Human-readable detail of the reason."""
+    source_id: _builtins.str
+    source_kind: _builtins.str
+    """The detection's source kind as named in the intake policy (video_ai, drone, ...)."""
+    @_builtins.property
+    def discarded_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        detection_id: _builtins.str = ...,
+        category_code: _builtins.str = ...,
+        confidence: _builtins.float = ...,
+        threshold: _builtins.float = ...,
+        reason: Global___DiscardReason.ValueType = ...,
+        note: _builtins.str = ...,
+        source_id: _builtins.str = ...,
+        source_kind: _builtins.str = ...,
+        discarded_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discarded_at", b"discarded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_code", b"category_code", "confidence", b"confidence", "detection_id", b"detection_id", "discarded_at", b"discarded_at", "note", b"note", "reason", b"reason", "source_id", b"source_id", "source_kind", b"source_kind", "threshold", b"threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetectionDiscarded: _TypeAlias = DetectionDiscarded  # noqa: Y015
+
+@_typing.final
+class CaseCorroborated(_message.Message):
+    """Published on cityops.intake.case.corroborated, once per detection fused into an
+    open case (same 小类, within the 小类's radius and time window, or same device).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DETECTION_ID_FIELD_NUMBER: _builtins.int
+    DETECTION_COUNT_FIELD_NUMBER: _builtins.int
+    CERTAINTY_FIELD_NUMBER: _builtins.int
+    SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CORROBORATED_AT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    detection_id: _builtins.str
+    detection_count: _builtins.int
+    """Linked detections after this one."""
+    certainty: _builtins.float
+    """The case's fused certainty after this one."""
+    source_id: _builtins.str
+    state: _case_pb2.CaseState.ValueType
+    """The case's state after this detection (TRIAGE may have become FILED)."""
+    @_builtins.property
+    def corroborated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        detection_id: _builtins.str = ...,
+        detection_count: _builtins.int = ...,
+        certainty: _builtins.float = ...,
+        source_id: _builtins.str = ...,
+        corroborated_at: _timestamp_pb2.Timestamp | None = ...,
+        state: _case_pb2.CaseState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["corroborated_at", b"corroborated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "certainty", b"certainty", "corroborated_at", b"corroborated_at", "detection_count", b"detection_count", "detection_id", b"detection_id", "source_id", b"source_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseCorroborated: _TypeAlias = CaseCorroborated  # noqa: Y015
+
+@_typing.final
+class CaseRejected(_message.Message):
+    """Published on cityops.intake.case.rejected (不予立案)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    REJECTED_BY_FIELD_NUMBER: _builtins.int
+    REJECTED_AT_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    reason: _case_pb2.RejectReason.ValueType
+    note: _builtins.str
+    previous_state: _case_pb2.CaseState.ValueType
+    @_builtins.property
+    def rejected_by(self) -> _common_pb2.Actor:
+        """Unset (role SYSTEM) when intake rejected it itself, e.g. every detection withdrawn."""
+
+    @_builtins.property
+    def rejected_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        reason: _case_pb2.RejectReason.ValueType = ...,
+        note: _builtins.str = ...,
+        rejected_by: _common_pb2.Actor | None = ...,
+        rejected_at: _timestamp_pb2.Timestamp | None = ...,
+        previous_state: _case_pb2.CaseState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rejected_at", b"rejected_at", "rejected_by", b"rejected_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "note", b"note", "previous_state", b"previous_state", "reason", b"reason", "rejected_at", b"rejected_at", "rejected_by", b"rejected_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseRejected: _TypeAlias = CaseRejected  # noqa: Y015
+
+@_typing.final
+class CaseMerged(_message.Message):
+    """Published on cityops.intake.case.merged: the case duplicates `duplicate_of`, which
+    now holds its detections. Dispatch withdraws anything it dispatched for `case_id`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OF_FIELD_NUMBER: _builtins.int
+    DETECTION_IDS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    MERGED_BY_FIELD_NUMBER: _builtins.int
+    MERGED_AT_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    duplicate_of: _builtins.str
+    note: _builtins.str
+    previous_state: _case_pb2.CaseState.ValueType
+    @_builtins.property
+    def detection_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The detections moved to `duplicate_of`."""
+
+    @_builtins.property
+    def merged_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def merged_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        duplicate_of: _builtins.str = ...,
+        detection_ids: _abc.Iterable[_builtins.str] | None = ...,
+        note: _builtins.str = ...,
+        merged_by: _common_pb2.Actor | None = ...,
+        merged_at: _timestamp_pb2.Timestamp | None = ...,
+        previous_state: _case_pb2.CaseState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merged_at", b"merged_at", "merged_by", b"merged_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "detection_ids", b"detection_ids", "duplicate_of", b"duplicate_of", "merged_at", b"merged_at", "merged_by", b"merged_by", "note", b"note", "previous_state", b"previous_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseMerged: _TypeAlias = CaseMerged  # noqa: Y015
+
+@_typing.final
+class CaseReclassified(_message.Message):
+    """Published on cityops.intake.case.reclassified when an operator changes the 小类.
+    If dispatch has routed the case it routes it again for the new 小类 (re-dispatch);
+    a case still in TRIAGE (see case.state) was never dispatched.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    OLD_CATEGORY_CODE_FIELD_NUMBER: _builtins.int
+    NEW_CATEGORY_CODE_FIELD_NUMBER: _builtins.int
+    CASE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    RECLASSIFIED_BY_FIELD_NUMBER: _builtins.int
+    RECLASSIFIED_AT_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    old_category_code: _builtins.str
+    new_category_code: _builtins.str
+    note: _builtins.str
+    @_builtins.property
+    def case(self) -> _case_pb2.Case:
+        """The case after reclassification (place, urgency, title for routing)."""
+
+    @_builtins.property
+    def reclassified_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def reclassified_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        old_category_code: _builtins.str = ...,
+        new_category_code: _builtins.str = ...,
+        case: _case_pb2.Case | None = ...,
+        note: _builtins.str = ...,
+        reclassified_by: _common_pb2.Actor | None = ...,
+        reclassified_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case", "reclassified_at", b"reclassified_at", "reclassified_by", b"reclassified_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case", "case_id", b"case_id", "new_category_code", b"new_category_code", "note", b"note", "old_category_code", b"old_category_code", "reclassified_at", b"reclassified_at", "reclassified_by", b"reclassified_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseReclassified: _TypeAlias = CaseReclassified  # noqa: Y015
+
+@_typing.final
+class CaseUrgencyChanged(_message.Message):
+    """Published on cityops.intake.case.urgency_changed when an operator sets the urgency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    OLD_URGENCY_FIELD_NUMBER: _builtins.int
+    NEW_URGENCY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    CHANGED_AT_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    old_urgency: _common_pb2.Urgency.ValueType
+    new_urgency: _common_pb2.Urgency.ValueType
+    note: _builtins.str
+    @_builtins.property
+    def changed_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def changed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        old_urgency: _common_pb2.Urgency.ValueType = ...,
+        new_urgency: _common_pb2.Urgency.ValueType = ...,
+        note: _builtins.str = ...,
+        changed_by: _common_pb2.Actor | None = ...,
+        changed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_at", b"changed_at", "changed_by", b"changed_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "changed_at", b"changed_at", "changed_by", b"changed_by", "new_urgency", b"new_urgency", "note", b"note", "old_urgency", b"old_urgency"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseUrgencyChanged: _TypeAlias = CaseUrgencyChanged  # noqa: Y015

@@ -24,27 +24,59 @@ _sym_db = _symbol_database.Default()
 
 from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common__pb2
 from cityops.intake.v1 import case_pb2 as cityops_dot_intake_dot_v1_dot_case__pb2
+from cityops.intake.v1 import events_pb2 as cityops_dot_intake_dot_v1_dot_events__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&cityops/intake/v1/intake_service.proto\x12\x11\x63ityops.intake.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1c\x63ityops/intake/v1/case.proto\"\xa6\x01\n\x11\x43reateCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12*\n\x05point\x18\x04 \x01(\x0b\x32\x1b.cityops.common.v1.GeoPoint\x12+\n\x07urgency\x18\x05 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\";\n\x12\x43reateCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"8\n\x0fGetCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"g\n\x10ListCasesRequest\x12,\n\x06states\x18\x01 \x03(\x0e\x32\x1c.cityops.intake.v1.CaseState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.cityops.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\x32\x94\x02\n\rIntakeService\x12Y\n\nCreateCase\x12$.cityops.intake.v1.CreateCaseRequest\x1a%.cityops.intake.v1.CreateCaseResponse\x12P\n\x07GetCase\x12!.cityops.intake.v1.GetCaseRequest\x1a\".cityops.intake.v1.GetCaseResponse\x12V\n\tListCases\x12#.cityops.intake.v1.ListCasesRequest\x1a$.cityops.intake.v1.ListCasesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&cityops/intake/v1/intake_service.proto\x12\x11\x63ityops.intake.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1c\x63ityops/intake/v1/case.proto\x1a\x1e\x63ityops/intake/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n\x11\x43reateCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12*\n\x05point\x18\x04 \x01(\x0b\x32\x1b.cityops.common.v1.GeoPoint\x12+\n\x07urgency\x18\x05 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\";\n\x12\x43reateCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"8\n\x0fGetCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"g\n\x10ListCasesRequest\x12,\n\x06states\x18\x01 \x03(\x0e\x32\x1c.cityops.intake.v1.CaseState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.cityops.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"D\n\x0f\x46ileCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"9\n\x10\x46ileCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"w\n\x11RejectCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12/\n\x06reason\x18\x03 \x01(\x0e\x32\x1f.cityops.intake.v1.RejectReason\x12\x0c\n\x04note\x18\x04 \x01(\t\";\n\x12RejectCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"[\n\x10MergeCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64uplicate_of\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"c\n\x11MergeCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\x12\'\n\x06target\x18\x02 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"a\n\x15ReclassifyCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x15\n\rcategory_code\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"?\n\x16ReclassifyCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"s\n\x11SetUrgencyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12+\n\x07urgency\x18\x03 \x01(\x0e\x32\x1a.cityops.common.v1.Urgency\x12\x0c\n\x04note\x18\x04 \x01(\t\";\n\x12SetUrgencyResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.cityops.intake.v1.Case\"?\n\x16ListTriageQueueRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListTriageQueueResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.cityops.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"\x82\x02\n\x12\x44iscardedDetection\x12\x14\n\x0c\x64\x65tection_id\x18\x01 \x01(\t\x12\x15\n\rcategory_code\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x30\n\x06reason\x18\x05 \x01(\x0e\x32 .cityops.intake.v1.DiscardReason\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x11\n\tsource_id\x18\x07 \x01(\t\x12\x13\n\x0bsource_kind\x18\x08 \x01(\t\x12\x30\n\x0c\x64iscarded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x1eListDiscardedDetectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x89\x01\n\x1fListDiscardedDetectionsResponse\x12\x39\n\ndetections\x18\x01 \x03(\x0b\x32%.cityops.intake.v1.DiscardedDetection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\x32\xcb\x07\n\rIntakeService\x12Y\n\nCreateCase\x12$.cityops.intake.v1.CreateCaseRequest\x1a%.cityops.intake.v1.CreateCaseResponse\x12P\n\x07GetCase\x12!.cityops.intake.v1.GetCaseRequest\x1a\".cityops.intake.v1.GetCaseResponse\x12V\n\tListCases\x12#.cityops.intake.v1.ListCasesRequest\x1a$.cityops.intake.v1.ListCasesResponse\x12S\n\x08\x46ileCase\x12\".cityops.intake.v1.FileCaseRequest\x1a#.cityops.intake.v1.FileCaseResponse\x12Y\n\nRejectCase\x12$.cityops.intake.v1.RejectCaseRequest\x1a%.cityops.intake.v1.RejectCaseResponse\x12V\n\tMergeCase\x12#.cityops.intake.v1.MergeCaseRequest\x1a$.cityops.intake.v1.MergeCaseResponse\x12\x65\n\x0eReclassifyCase\x12(.cityops.intake.v1.ReclassifyCaseRequest\x1a).cityops.intake.v1.ReclassifyCaseResponse\x12Y\n\nSetUrgency\x12$.cityops.intake.v1.SetUrgencyRequest\x1a%.cityops.intake.v1.SetUrgencyResponse\x12h\n\x0fListTriageQueue\x12).cityops.intake.v1.ListTriageQueueRequest\x1a*.cityops.intake.v1.ListTriageQueueResponse\x12\x80\x01\n\x17ListDiscardedDetections\x12\x31.cityops.intake.v1.ListDiscardedDetectionsRequest\x1a\x32.cityops.intake.v1.ListDiscardedDetectionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.intake.v1.intake_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATECASEREQUEST']._serialized_start=124
-  _globals['_CREATECASEREQUEST']._serialized_end=290
-  _globals['_CREATECASERESPONSE']._serialized_start=292
-  _globals['_CREATECASERESPONSE']._serialized_end=351
-  _globals['_GETCASEREQUEST']._serialized_start=353
-  _globals['_GETCASEREQUEST']._serialized_end=386
-  _globals['_GETCASERESPONSE']._serialized_start=388
-  _globals['_GETCASERESPONSE']._serialized_end=444
-  _globals['_LISTCASESREQUEST']._serialized_start=446
-  _globals['_LISTCASESREQUEST']._serialized_end=549
-  _globals['_LISTCASESRESPONSE']._serialized_start=551
-  _globals['_LISTCASESRESPONSE']._serialized_end=655
-  _globals['_INTAKESERVICE']._serialized_start=658
-  _globals['_INTAKESERVICE']._serialized_end=934
+  _globals['_CREATECASEREQUEST']._serialized_start=189
+  _globals['_CREATECASEREQUEST']._serialized_end=355
+  _globals['_CREATECASERESPONSE']._serialized_start=357
+  _globals['_CREATECASERESPONSE']._serialized_end=416
+  _globals['_GETCASEREQUEST']._serialized_start=418
+  _globals['_GETCASEREQUEST']._serialized_end=451
+  _globals['_GETCASERESPONSE']._serialized_start=453
+  _globals['_GETCASERESPONSE']._serialized_end=509
+  _globals['_LISTCASESREQUEST']._serialized_start=511
+  _globals['_LISTCASESREQUEST']._serialized_end=614
+  _globals['_LISTCASESRESPONSE']._serialized_start=616
+  _globals['_LISTCASESRESPONSE']._serialized_end=720
+  _globals['_FILECASEREQUEST']._serialized_start=722
+  _globals['_FILECASEREQUEST']._serialized_end=790
+  _globals['_FILECASERESPONSE']._serialized_start=792
+  _globals['_FILECASERESPONSE']._serialized_end=849
+  _globals['_REJECTCASEREQUEST']._serialized_start=851
+  _globals['_REJECTCASEREQUEST']._serialized_end=970
+  _globals['_REJECTCASERESPONSE']._serialized_start=972
+  _globals['_REJECTCASERESPONSE']._serialized_end=1031
+  _globals['_MERGECASEREQUEST']._serialized_start=1033
+  _globals['_MERGECASEREQUEST']._serialized_end=1124
+  _globals['_MERGECASERESPONSE']._serialized_start=1126
+  _globals['_MERGECASERESPONSE']._serialized_end=1225
+  _globals['_RECLASSIFYCASEREQUEST']._serialized_start=1227
+  _globals['_RECLASSIFYCASEREQUEST']._serialized_end=1324
+  _globals['_RECLASSIFYCASERESPONSE']._serialized_start=1326
+  _globals['_RECLASSIFYCASERESPONSE']._serialized_end=1389
+  _globals['_SETURGENCYREQUEST']._serialized_start=1391
+  _globals['_SETURGENCYREQUEST']._serialized_end=1506
+  _globals['_SETURGENCYRESPONSE']._serialized_start=1508
+  _globals['_SETURGENCYRESPONSE']._serialized_end=1567
+  _globals['_LISTTRIAGEQUEUEREQUEST']._serialized_start=1569
+  _globals['_LISTTRIAGEQUEUEREQUEST']._serialized_end=1632
+  _globals['_LISTTRIAGEQUEUERESPONSE']._serialized_start=1634
+  _globals['_LISTTRIAGEQUEUERESPONSE']._serialized_end=1744
+  _globals['_DISCARDEDDETECTION']._serialized_start=1747
+  _globals['_DISCARDEDDETECTION']._serialized_end=2005
+  _globals['_LISTDISCARDEDDETECTIONSREQUEST']._serialized_start=2007
+  _globals['_LISTDISCARDEDDETECTIONSREQUEST']._serialized_end=2078
+  _globals['_LISTDISCARDEDDETECTIONSRESPONSE']._serialized_start=2081
+  _globals['_LISTDISCARDEDDETECTIONSRESPONSE']._serialized_end=2218
+  _globals['_INTAKESERVICE']._serialized_start=2221
+  _globals['_INTAKESERVICE']._serialized_end=3192
 # @@protoc_insertion_point(module_scope)

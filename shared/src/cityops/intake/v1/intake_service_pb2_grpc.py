@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class IntakeServiceStub:
-    """Case intake: file cases by hand and read them.
+    """Case intake: file cases by hand, read them, and triage what the policy held back.
+
+    Mutating calls need x-cityops-user / x-cityops-role metadata and a request_id (a
+    retry with the same request_id returns the first answer and changes nothing).
+    Triage calls are for the roles operator, supervisor and admin. An unknown case is
+    NOT_FOUND; a decision the case's state does not allow is FAILED_PRECONDITION.
     """
 
     def __init__(self, channel):
@@ -50,10 +55,50 @@ class IntakeServiceStub:
                 request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesRequest.SerializeToString,
                 response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesResponse.FromString,
                 _registered_method=True)
+        self.FileCase = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/FileCase',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.FileCaseRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.FileCaseResponse.FromString,
+                _registered_method=True)
+        self.RejectCase = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/RejectCase',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.RejectCaseRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.RejectCaseResponse.FromString,
+                _registered_method=True)
+        self.MergeCase = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/MergeCase',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.MergeCaseRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.MergeCaseResponse.FromString,
+                _registered_method=True)
+        self.ReclassifyCase = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/ReclassifyCase',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ReclassifyCaseRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ReclassifyCaseResponse.FromString,
+                _registered_method=True)
+        self.SetUrgency = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/SetUrgency',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.SetUrgencyRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.SetUrgencyResponse.FromString,
+                _registered_method=True)
+        self.ListTriageQueue = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/ListTriageQueue',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListTriageQueueRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListTriageQueueResponse.FromString,
+                _registered_method=True)
+        self.ListDiscardedDetections = channel.unary_unary(
+                '/cityops.intake.v1.IntakeService/ListDiscardedDetections',
+                request_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListDiscardedDetectionsRequest.SerializeToString,
+                response_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListDiscardedDetectionsResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
-    """Case intake: file cases by hand and read them.
+    """Case intake: file cases by hand, read them, and triage what the policy held back.
+
+    Mutating calls need x-cityops-user / x-cityops-role metadata and a request_id (a
+    retry with the same request_id returns the first answer and changes nothing).
+    Triage calls are for the roles operator, supervisor and admin. An unknown case is
+    NOT_FOUND; a decision the case's state does not allow is FAILED_PRECONDITION.
     """
 
     def CreateCase(self, request, context):
@@ -70,6 +115,57 @@ class IntakeServiceServicer:
 
     def ListCases(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileCase(self, request, context):
+        """TRIAGE → FILED (立案); publishes CaseFiled, so dispatch routes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectCase(self, request, context):
+        """TRIAGE / FILED / UNROUTABLE → REJECTED (不予立案) with a coded reason; publishes CaseRejected.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeCase(self, request, context):
+        """TRIAGE / FILED / UNROUTABLE → MERGED into an open case, which takes its detections;
+        publishes CaseMerged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReclassifyCase(self, request, context):
+        """A new 小类 for an open case not yet being worked on; publishes CaseReclassified
+        (dispatch routes it again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUrgency(self, request, context):
+        """A new CAP urgency for an open case; publishes CaseUrgencyChanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTriageQueue(self, request, context):
+        """Cases waiting in triage, oldest first (the order to work them in).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDiscardedDetections(self, request, context):
+        """Detections recorded but not filed (below the policy, unknown 小类, withdrawn), newest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -92,6 +188,41 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesRequest.FromString,
                     response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesResponse.SerializeToString,
             ),
+            'FileCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileCase,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.FileCaseRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.FileCaseResponse.SerializeToString,
+            ),
+            'RejectCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectCase,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.RejectCaseRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.RejectCaseResponse.SerializeToString,
+            ),
+            'MergeCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeCase,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.MergeCaseRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.MergeCaseResponse.SerializeToString,
+            ),
+            'ReclassifyCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReclassifyCase,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ReclassifyCaseRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ReclassifyCaseResponse.SerializeToString,
+            ),
+            'SetUrgency': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUrgency,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.SetUrgencyRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.SetUrgencyResponse.SerializeToString,
+            ),
+            'ListTriageQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTriageQueue,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListTriageQueueRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListTriageQueueResponse.SerializeToString,
+            ),
+            'ListDiscardedDetections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDiscardedDetections,
+                    request_deserializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListDiscardedDetectionsRequest.FromString,
+                    response_serializer=cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListDiscardedDetectionsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'cityops.intake.v1.IntakeService', rpc_method_handlers)
@@ -101,7 +232,12 @@ def add_IntakeServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IntakeService:
-    """Case intake: file cases by hand and read them.
+    """Case intake: file cases by hand, read them, and triage what the policy held back.
+
+    Mutating calls need x-cityops-user / x-cityops-role metadata and a request_id (a
+    retry with the same request_id returns the first answer and changes nothing).
+    Triage calls are for the roles operator, supervisor and admin. An unknown case is
+    NOT_FOUND; a decision the case's state does not allow is FAILED_PRECONDITION.
     """
 
     @staticmethod
@@ -175,6 +311,195 @@ class IntakeService:
             '/cityops.intake.v1.IntakeService/ListCases',
             cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesRequest.SerializeToString,
             cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/FileCase',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.FileCaseRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.FileCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/RejectCase',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.RejectCaseRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.RejectCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/MergeCase',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.MergeCaseRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.MergeCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReclassifyCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/ReclassifyCase',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.ReclassifyCaseRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.ReclassifyCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUrgency(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/SetUrgency',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.SetUrgencyRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.SetUrgencyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTriageQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/ListTriageQueue',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListTriageQueueRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListTriageQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDiscardedDetections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.intake.v1.IntakeService/ListDiscardedDetections',
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListDiscardedDetectionsRequest.SerializeToString,
+            cityops_dot_intake_dot_v1_dot_intake__service__pb2.ListDiscardedDetectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class IntakeServiceStub:
-    """Case intake: file cases by hand and read them."""
+    """Case intake: file cases by hand, read them, and triage what the policy held back.
+
+    Mutating calls need x-cityops-user / x-cityops-role metadata and a request_id (a
+    retry with the same request_id returns the first answer and changes nothing).
+    Triage calls are for the roles operator, supervisor and admin. An unknown case is
+    NOT_FOUND; a decision the case's state does not allow is FAILED_PRECONDITION.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -36,18 +42,66 @@ class IntakeServiceStub:
     CreateCase: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.CreateCaseRequest, _intake_service_pb2.CreateCaseResponse]
     GetCase: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.GetCaseRequest, _intake_service_pb2.GetCaseResponse]
     ListCases: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.ListCasesRequest, _intake_service_pb2.ListCasesResponse]
+    FileCase: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.FileCaseRequest, _intake_service_pb2.FileCaseResponse]
+    """TRIAGE → FILED (立案); publishes CaseFiled, so dispatch routes it."""
+    RejectCase: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.RejectCaseRequest, _intake_service_pb2.RejectCaseResponse]
+    """TRIAGE / FILED / UNROUTABLE → REJECTED (不予立案) with a coded reason; publishes CaseRejected."""
+    MergeCase: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.MergeCaseRequest, _intake_service_pb2.MergeCaseResponse]
+    """TRIAGE / FILED / UNROUTABLE → MERGED into an open case, which takes its detections;
+    publishes CaseMerged.
+    """
+    ReclassifyCase: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.ReclassifyCaseRequest, _intake_service_pb2.ReclassifyCaseResponse]
+    """A new 小类 for an open case not yet being worked on; publishes CaseReclassified
+    (dispatch routes it again).
+    """
+    SetUrgency: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.SetUrgencyRequest, _intake_service_pb2.SetUrgencyResponse]
+    """A new CAP urgency for an open case; publishes CaseUrgencyChanged."""
+    ListTriageQueue: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.ListTriageQueueRequest, _intake_service_pb2.ListTriageQueueResponse]
+    """Cases waiting in triage, oldest first (the order to work them in)."""
+    ListDiscardedDetections: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.ListDiscardedDetectionsRequest, _intake_service_pb2.ListDiscardedDetectionsResponse]
+    """Detections recorded but not filed (below the policy, unknown 小类, withdrawn), newest first."""
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
-    """Case intake: file cases by hand and read them."""
+    """Case intake: file cases by hand, read them, and triage what the policy held back.
+
+    Mutating calls need x-cityops-user / x-cityops-role metadata and a request_id (a
+    retry with the same request_id returns the first answer and changes nothing).
+    Triage calls are for the roles operator, supervisor and admin. An unknown case is
+    NOT_FOUND; a decision the case's state does not allow is FAILED_PRECONDITION.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateCase: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.CreateCaseRequest, _intake_service_pb2.CreateCaseResponse]  # type: ignore[assignment]
     GetCase: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.GetCaseRequest, _intake_service_pb2.GetCaseResponse]  # type: ignore[assignment]
     ListCases: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.ListCasesRequest, _intake_service_pb2.ListCasesResponse]  # type: ignore[assignment]
+    FileCase: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.FileCaseRequest, _intake_service_pb2.FileCaseResponse]  # type: ignore[assignment]
+    """TRIAGE → FILED (立案); publishes CaseFiled, so dispatch routes it."""
+    RejectCase: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.RejectCaseRequest, _intake_service_pb2.RejectCaseResponse]  # type: ignore[assignment]
+    """TRIAGE / FILED / UNROUTABLE → REJECTED (不予立案) with a coded reason; publishes CaseRejected."""
+    MergeCase: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.MergeCaseRequest, _intake_service_pb2.MergeCaseResponse]  # type: ignore[assignment]
+    """TRIAGE / FILED / UNROUTABLE → MERGED into an open case, which takes its detections;
+    publishes CaseMerged.
+    """
+    ReclassifyCase: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.ReclassifyCaseRequest, _intake_service_pb2.ReclassifyCaseResponse]  # type: ignore[assignment]
+    """A new 小类 for an open case not yet being worked on; publishes CaseReclassified
+    (dispatch routes it again).
+    """
+    SetUrgency: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.SetUrgencyRequest, _intake_service_pb2.SetUrgencyResponse]  # type: ignore[assignment]
+    """A new CAP urgency for an open case; publishes CaseUrgencyChanged."""
+    ListTriageQueue: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.ListTriageQueueRequest, _intake_service_pb2.ListTriageQueueResponse]  # type: ignore[assignment]
+    """Cases waiting in triage, oldest first (the order to work them in)."""
+    ListDiscardedDetections: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.ListDiscardedDetectionsRequest, _intake_service_pb2.ListDiscardedDetectionsResponse]  # type: ignore[assignment]
+    """Detections recorded but not filed (below the policy, unknown 小类, withdrawn), newest first."""
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Case intake: file cases by hand and read them."""
+    """Case intake: file cases by hand, read them, and triage what the policy held back.
+
+    Mutating calls need x-cityops-user / x-cityops-role metadata and a request_id (a
+    retry with the same request_id returns the first answer and changes nothing).
+    Triage calls are for the roles operator, supervisor and admin. An unknown case is
+    NOT_FOUND; a decision the case's state does not allow is FAILED_PRECONDITION.
+    """
 
     @_abc_1.abstractmethod
     def CreateCase(
@@ -69,5 +123,65 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _intake_service_pb2.ListCasesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_intake_service_pb2.ListCasesResponse, _abc.Awaitable[_intake_service_pb2.ListCasesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def FileCase(
+        self,
+        request: _intake_service_pb2.FileCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.FileCaseResponse, _abc.Awaitable[_intake_service_pb2.FileCaseResponse]]:
+        """TRIAGE → FILED (立案); publishes CaseFiled, so dispatch routes it."""
+
+    @_abc_1.abstractmethod
+    def RejectCase(
+        self,
+        request: _intake_service_pb2.RejectCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.RejectCaseResponse, _abc.Awaitable[_intake_service_pb2.RejectCaseResponse]]:
+        """TRIAGE / FILED / UNROUTABLE → REJECTED (不予立案) with a coded reason; publishes CaseRejected."""
+
+    @_abc_1.abstractmethod
+    def MergeCase(
+        self,
+        request: _intake_service_pb2.MergeCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.MergeCaseResponse, _abc.Awaitable[_intake_service_pb2.MergeCaseResponse]]:
+        """TRIAGE / FILED / UNROUTABLE → MERGED into an open case, which takes its detections;
+        publishes CaseMerged.
+        """
+
+    @_abc_1.abstractmethod
+    def ReclassifyCase(
+        self,
+        request: _intake_service_pb2.ReclassifyCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.ReclassifyCaseResponse, _abc.Awaitable[_intake_service_pb2.ReclassifyCaseResponse]]:
+        """A new 小类 for an open case not yet being worked on; publishes CaseReclassified
+        (dispatch routes it again).
+        """
+
+    @_abc_1.abstractmethod
+    def SetUrgency(
+        self,
+        request: _intake_service_pb2.SetUrgencyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.SetUrgencyResponse, _abc.Awaitable[_intake_service_pb2.SetUrgencyResponse]]:
+        """A new CAP urgency for an open case; publishes CaseUrgencyChanged."""
+
+    @_abc_1.abstractmethod
+    def ListTriageQueue(
+        self,
+        request: _intake_service_pb2.ListTriageQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.ListTriageQueueResponse, _abc.Awaitable[_intake_service_pb2.ListTriageQueueResponse]]:
+        """Cases waiting in triage, oldest first (the order to work them in)."""
+
+    @_abc_1.abstractmethod
+    def ListDiscardedDetections(
+        self,
+        request: _intake_service_pb2.ListDiscardedDetectionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.ListDiscardedDetectionsResponse, _abc.Awaitable[_intake_service_pb2.ListDiscardedDetectionsResponse]]:
+        """Detections recorded but not filed (below the policy, unknown 小类, withdrawn), newest first."""
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -91,16 +91,25 @@ class WorkOrderCompleted(_message.Message):
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     EVIDENCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_ITEMS_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
     note: _builtins.str
+    role: _work_order_pb2.OrderRole.ValueType
+    dispatch_id: _builtins.str
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
     @_builtins.property
     def completed_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def evidence(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceRef]: ...
+    @_builtins.property
+    def evidence_items(self) -> _containers.RepeatedCompositeFieldContainer[_work_order_pb2.EvidenceItem]:
+        """The uploaded part of `evidence` with kind, EXIF provenance and flags."""
+
     def __init__(
         self,
         *,
@@ -111,10 +120,13 @@ class WorkOrderCompleted(_message.Message):
         completed_at: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
         evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
+        evidence_items: _abc.Iterable[_work_order_pb2.EvidenceItem] | None = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
+        dispatch_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "completed_at", b"completed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "completed_at", b"completed_at", "department_id", b"department_id", "evidence", b"evidence", "note", b"note", "order_id", b"order_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "completed_at", b"completed_at", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "evidence", b"evidence", "evidence_items", b"evidence_items", "note", b"note", "order_id", b"order_id", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -177,6 +189,7 @@ class WorkOrderProgressed(_message.Message):
     PROGRESSED_AT_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     EVIDENCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_ITEMS_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
@@ -187,6 +200,10 @@ class WorkOrderProgressed(_message.Message):
     def progressed_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def evidence(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceRef]: ...
+    @_builtins.property
+    def evidence_items(self) -> _containers.RepeatedCompositeFieldContainer[_work_order_pb2.EvidenceItem]:
+        """The uploaded evidence cited, with kind, EXIF provenance and flags."""
+
     def __init__(
         self,
         *,
@@ -197,10 +214,11 @@ class WorkOrderProgressed(_message.Message):
         progressed_at: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
         evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
+        evidence_items: _abc.Iterable[_work_order_pb2.EvidenceItem] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "progressed_at", b"progressed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "evidence", b"evidence", "note", b"note", "order_id", b"order_id", "progressed_at", b"progressed_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "evidence", b"evidence", "evidence_items", b"evidence_items", "note", b"note", "order_id", b"order_id", "progressed_at", b"progressed_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -265,10 +283,15 @@ class WorkOrderReopened(_message.Message):
     DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
     REOPENED_AT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    VERIFICATION_ID_FIELD_NUMBER: _builtins.int
+    REWORK_COUNT_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
     reason: _builtins.str
+    verification_id: _builtins.str
+    """The failed verification (audit's CaseRework) that reopened the order."""
+    rework_count: _builtins.int
     @_builtins.property
     def reopened_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -279,10 +302,12 @@ class WorkOrderReopened(_message.Message):
         department_id: _builtins.str = ...,
         reopened_at: _timestamp_pb2.Timestamp | None = ...,
         reason: _builtins.str = ...,
+        verification_id: _builtins.str = ...,
+        rework_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reopened_at", b"reopened_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "department_id", b"department_id", "order_id", b"order_id", "reason", b"reason", "reopened_at", b"reopened_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "department_id", b"department_id", "order_id", b"order_id", "reason", b"reason", "reopened_at", b"reopened_at", "rework_count", b"rework_count", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

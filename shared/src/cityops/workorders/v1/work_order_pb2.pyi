@@ -95,6 +95,26 @@ ORDER_ROLE_LEAD: OrderRole.ValueType  # 1
 ORDER_ROLE_ASSIST: OrderRole.ValueType  # 2
 Global___OrderRole: _TypeAlias = OrderRole  # noqa: Y015
 
+class _EvidenceKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EvidenceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EvidenceKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EVIDENCE_KIND_UNSPECIFIED: _EvidenceKind.ValueType  # 0
+    EVIDENCE_KIND_BEFORE_PHOTO: _EvidenceKind.ValueType  # 1
+    EVIDENCE_KIND_AFTER_PHOTO: _EvidenceKind.ValueType  # 2
+    EVIDENCE_KIND_OTHER: _EvidenceKind.ValueType  # 3
+
+class EvidenceKind(_EvidenceKind, metaclass=_EvidenceKindEnumTypeWrapper):
+    """What a piece of uploaded evidence shows; the catalogue's 结案条件 name the photo kinds."""
+
+EVIDENCE_KIND_UNSPECIFIED: EvidenceKind.ValueType  # 0
+EVIDENCE_KIND_BEFORE_PHOTO: EvidenceKind.ValueType  # 1
+EVIDENCE_KIND_AFTER_PHOTO: EvidenceKind.ValueType  # 2
+EVIDENCE_KIND_OTHER: EvidenceKind.ValueType  # 3
+Global___EvidenceKind: _TypeAlias = EvidenceKind  # noqa: Y015
+
 @_typing.final
 class WorkOrder(_message.Message):
     """A department's share of a case."""
@@ -117,6 +137,22 @@ class WorkOrder(_message.Message):
     DISPATCH_ID_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    REMAINING_SECONDS_FIELD_NUMBER: _builtins.int
+    ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
+    ESCALATED_AT_FIELD_NUMBER: _builtins.int
+    EVIDENCE_ITEMS_FIELD_NUMBER: _builtins.int
+    RETURN_REASON_FIELD_NUMBER: _builtins.int
+    RETURN_NOTE_FIELD_NUMBER: _builtins.int
+    RETURNED_AT_FIELD_NUMBER: _builtins.int
+    PENDING_EXTENSION_FIELD_NUMBER: _builtins.int
+    REOPENED_AT_FIELD_NUMBER: _builtins.int
+    REOPEN_REASON_FIELD_NUMBER: _builtins.int
+    REWORK_COUNT_FIELD_NUMBER: _builtins.int
+    PROGRESS_NOTE_FIELD_NUMBER: _builtins.int
+    PROGRESSED_AT_FIELD_NUMBER: _builtins.int
+    CANCELLED_AT_FIELD_NUMBER: _builtins.int
+    CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    LEAD_DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
@@ -127,6 +163,21 @@ class WorkOrder(_message.Message):
     dispatch_id: _builtins.str
     role: Global___OrderRole.ValueType
     attempt: _builtins.int
+    remaining_seconds: _builtins.int
+    """Wall-clock seconds from when this response was built until `deadline`,
+    negative once it has passed; unset without a deadline. Not working time
+    (dispatch owns the calendars). Set in gRPC responses only, never in events.
+    """
+    escalation_level: _builtins.int
+    """Highest 督办 level dispatch has raised on this order (0: never escalated)."""
+    return_reason: Global___ReturnReason.ValueType
+    return_note: _builtins.str
+    reopen_reason: _builtins.str
+    rework_count: _builtins.int
+    """How often verification sent this order back (返工)."""
+    progress_note: _builtins.str
+    cancel_reason: _builtins.str
+    lead_department_id: _builtins.str
     @_builtins.property
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
@@ -139,6 +190,24 @@ class WorkOrder(_message.Message):
     def completed_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def evidence(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceRef]: ...
+    @_builtins.property
+    def escalated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def evidence_items(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvidenceItem]:
+        """Files the department uploaded for this order, with their provenance flags."""
+
+    @_builtins.property
+    def returned_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def pending_extension(self) -> Global___ExtensionRequest:
+        """Set while the order is EXTENSION_REQUESTED."""
+
+    @_builtins.property
+    def reopened_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def progressed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def cancelled_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -158,11 +227,149 @@ class WorkOrder(_message.Message):
         dispatch_id: _builtins.str = ...,
         role: Global___OrderRole.ValueType = ...,
         attempt: _builtins.int = ...,
+        remaining_seconds: _builtins.int | None = ...,
+        escalation_level: _builtins.int = ...,
+        escalated_at: _timestamp_pb2.Timestamp | None = ...,
+        evidence_items: _abc.Iterable[Global___EvidenceItem] | None = ...,
+        return_reason: Global___ReturnReason.ValueType = ...,
+        return_note: _builtins.str = ...,
+        returned_at: _timestamp_pb2.Timestamp | None = ...,
+        pending_extension: Global___ExtensionRequest | None = ...,
+        reopened_at: _timestamp_pb2.Timestamp | None = ...,
+        reopen_reason: _builtins.str = ...,
+        rework_count: _builtins.int = ...,
+        progress_note: _builtins.str = ...,
+        progressed_at: _timestamp_pb2.Timestamp | None = ...,
+        cancelled_at: _timestamp_pb2.Timestamp | None = ...,
+        cancel_reason: _builtins.str = ...,
+        lead_department_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "completed_at", b"completed_at", "created_at", b"created_at", "deadline", b"deadline", "place", b"place"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds", "accepted_at", b"accepted_at", "cancelled_at", b"cancelled_at", "completed_at", b"completed_at", "created_at", b"created_at", "deadline", b"deadline", "escalated_at", b"escalated_at", "pending_extension", b"pending_extension", "place", b"place", "progressed_at", b"progressed_at", "remaining_seconds", b"remaining_seconds", "reopened_at", b"reopened_at", "returned_at", b"returned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "attempt", b"attempt", "case_id", b"case_id", "category_code", b"category_code", "completed_at", b"completed_at", "completion_note", b"completion_note", "created_at", b"created_at", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "evidence", b"evidence", "order_id", b"order_id", "place", b"place", "role", b"role", "state", b"state", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds", "accepted_at", b"accepted_at", "attempt", b"attempt", "cancel_reason", b"cancel_reason", "cancelled_at", b"cancelled_at", "case_id", b"case_id", "category_code", b"category_code", "completed_at", b"completed_at", "completion_note", b"completion_note", "created_at", b"created_at", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "escalated_at", b"escalated_at", "escalation_level", b"escalation_level", "evidence", b"evidence", "evidence_items", b"evidence_items", "lead_department_id", b"lead_department_id", "order_id", b"order_id", "pending_extension", b"pending_extension", "place", b"place", "progress_note", b"progress_note", "progressed_at", b"progressed_at", "remaining_seconds", b"remaining_seconds", "reopen_reason", b"reopen_reason", "reopened_at", b"reopened_at", "return_note", b"return_note", "return_reason", b"return_reason", "returned_at", b"returned_at", "rework_count", b"rework_count", "role", b"role", "state", b"state", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__remaining_seconds: _TypeAlias = _typing.Literal["remaining_seconds"]  # noqa: Y015
+    _WhichOneofArgType__remaining_seconds: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__remaining_seconds) -> _WhichOneofReturnType__remaining_seconds | None: ...
+
+Global___WorkOrder: _TypeAlias = WorkOrder  # noqa: Y015
+
+@_typing.final
+class EvidenceFlag(_message.Message):
+    """A provenance or integrity check that did not pass. Flagged evidence is kept
+    and shown to the verifier: neither silently accepted nor silently rejected.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """capture_time_missing, capture_location_missing, location_mismatch,
+    time_outside_window, integrity_mismatch.
+    """
+    detail: _builtins.str
+    """Human-readable specifics (distance, times)."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "detail", b"detail"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___WorkOrder: _TypeAlias = WorkOrder  # noqa: Y015
+Global___EvidenceFlag: _TypeAlias = EvidenceFlag  # noqa: Y015
+
+@_typing.final
+class EvidenceItem(_message.Message):
+    """A file a department uploaded to the evidence store (NATS object store)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVIDENCE_ID_FIELD_NUMBER: _builtins.int
+    REF_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    UPLOADED_AT_FIELD_NUMBER: _builtins.int
+    UPLOADED_BY_FIELD_NUMBER: _builtins.int
+    CAPTURED_AT_FIELD_NUMBER: _builtins.int
+    CAPTURED_POINT_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    evidence_id: _builtins.str
+    kind: Global___EvidenceKind.ValueType
+    file_name: _builtins.str
+    uploaded_by: _builtins.str
+    order_id: _builtins.str
+    @_builtins.property
+    def ref(self) -> _common_pb2.EvidenceRef:
+        """uri `nats-os://<bucket>/<key>`, sha256 computed by workorders on upload."""
+
+    @_builtins.property
+    def uploaded_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def captured_at(self) -> _timestamp_pb2.Timestamp:
+        """From EXIF DateTimeOriginal, when present."""
+
+    @_builtins.property
+    def captured_point(self) -> _common_pb2.GeoPoint:
+        """From EXIF GPS, when present."""
+
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvidenceFlag]: ...
+    def __init__(
+        self,
+        *,
+        evidence_id: _builtins.str = ...,
+        ref: _common_pb2.EvidenceRef | None = ...,
+        kind: Global___EvidenceKind.ValueType = ...,
+        file_name: _builtins.str = ...,
+        uploaded_at: _timestamp_pb2.Timestamp | None = ...,
+        uploaded_by: _builtins.str = ...,
+        captured_at: _timestamp_pb2.Timestamp | None = ...,
+        captured_point: _common_pb2.GeoPoint | None = ...,
+        flags: _abc.Iterable[Global___EvidenceFlag] | None = ...,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["captured_at", b"captured_at", "captured_point", b"captured_point", "ref", b"ref", "uploaded_at", b"uploaded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["captured_at", b"captured_at", "captured_point", b"captured_point", "evidence_id", b"evidence_id", "file_name", b"file_name", "flags", b"flags", "kind", b"kind", "order_id", b"order_id", "ref", b"ref", "uploaded_at", b"uploaded_at", "uploaded_by", b"uploaded_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EvidenceItem: _TypeAlias = EvidenceItem  # noqa: Y015
+
+@_typing.final
+class ExtensionRequest(_message.Message):
+    """A department's pending 延期 request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXTENSION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTED_HOURS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    extension_id: _builtins.str
+    requested_hours: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        extension_id: _builtins.str = ...,
+        requested_hours: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["extension_id", b"extension_id", "reason", b"reason", "requested_at", b"requested_at", "requested_hours", b"requested_hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtensionRequest: _TypeAlias = ExtensionRequest  # noqa: Y015

@@ -27,7 +27,9 @@ if _version_not_supported:
 
 class WorkOrdersServiceStub:
     """Department actions on work orders. The caller's identity travels in metadata
-    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees only its own.
+    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
+    acts on its own orders only. Every mutating request carries `request_id`: a
+    retry replays the first response and changes nothing.
     """
 
     def __init__(self, channel):
@@ -56,11 +58,38 @@ class WorkOrdersServiceStub:
                 request_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.CompleteWorkOrderRequest.SerializeToString,
                 response_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.CompleteWorkOrderResponse.FromString,
                 _registered_method=True)
+        self.ReturnWorkOrder = channel.unary_unary(
+                '/cityops.workorders.v1.WorkOrdersService/ReturnWorkOrder',
+                request_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReturnWorkOrderRequest.SerializeToString,
+                response_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReturnWorkOrderResponse.FromString,
+                _registered_method=True)
+        self.ReportProgress = channel.unary_unary(
+                '/cityops.workorders.v1.WorkOrdersService/ReportProgress',
+                request_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReportProgressRequest.SerializeToString,
+                response_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReportProgressResponse.FromString,
+                _registered_method=True)
+        self.RequestExtension = channel.unary_unary(
+                '/cityops.workorders.v1.WorkOrdersService/RequestExtension',
+                request_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.RequestExtensionRequest.SerializeToString,
+                response_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.RequestExtensionResponse.FromString,
+                _registered_method=True)
+        self.UploadEvidence = channel.unary_unary(
+                '/cityops.workorders.v1.WorkOrdersService/UploadEvidence',
+                request_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.UploadEvidenceRequest.SerializeToString,
+                response_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.UploadEvidenceResponse.FromString,
+                _registered_method=True)
+        self.GetEvidence = channel.unary_unary(
+                '/cityops.workorders.v1.WorkOrdersService/GetEvidence',
+                request_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.GetEvidenceRequest.SerializeToString,
+                response_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.GetEvidenceResponse.FromString,
+                _registered_method=True)
 
 
 class WorkOrdersServiceServicer:
     """Department actions on work orders. The caller's identity travels in metadata
-    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees only its own.
+    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
+    acts on its own orders only. Every mutating request carries `request_id`: a
+    retry replays the first response and changes nothing.
     """
 
     def ListWorkOrders(self, request, context):
@@ -76,13 +105,50 @@ class WorkOrdersServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AcceptWorkOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """签收: CREATED → ACCEPTED.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CompleteWorkOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """反馈: ACCEPTED / IN_PROGRESS / REOPENED → COMPLETED, with the catalogue's required evidence.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnWorkOrder(self, request, context):
+        """退单: CREATED / ACCEPTED → RETURNED; dispatch re-dispatches or arbitrates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportProgress(self, request, context):
+        """处置中: ACCEPTED / IN_PROGRESS / REOPENED → IN_PROGRESS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestExtension(self, request, context):
+        """延期申请: ACCEPTED / IN_PROGRESS / REOPENED → EXTENSION_REQUESTED until dispatch decides.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadEvidence(self, request, context):
+        """A photo or file for the order, stored in the evidence object store with its sha256.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvidence(self, request, context):
+        """An uploaded file's content, verified against its sha256 (DATA_LOSS when it changed).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -110,6 +176,31 @@ def add_WorkOrdersServiceServicer_to_server(servicer, server):
                     request_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.CompleteWorkOrderRequest.FromString,
                     response_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.CompleteWorkOrderResponse.SerializeToString,
             ),
+            'ReturnWorkOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnWorkOrder,
+                    request_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReturnWorkOrderRequest.FromString,
+                    response_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReturnWorkOrderResponse.SerializeToString,
+            ),
+            'ReportProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportProgress,
+                    request_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReportProgressRequest.FromString,
+                    response_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReportProgressResponse.SerializeToString,
+            ),
+            'RequestExtension': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestExtension,
+                    request_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.RequestExtensionRequest.FromString,
+                    response_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.RequestExtensionResponse.SerializeToString,
+            ),
+            'UploadEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadEvidence,
+                    request_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.UploadEvidenceRequest.FromString,
+                    response_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.UploadEvidenceResponse.SerializeToString,
+            ),
+            'GetEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvidence,
+                    request_deserializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.GetEvidenceRequest.FromString,
+                    response_serializer=cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.GetEvidenceResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'cityops.workorders.v1.WorkOrdersService', rpc_method_handlers)
@@ -120,7 +211,9 @@ def add_WorkOrdersServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WorkOrdersService:
     """Department actions on work orders. The caller's identity travels in metadata
-    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees only its own.
+    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
+    acts on its own orders only. Every mutating request carries `request_id`: a
+    retry replays the first response and changes nothing.
     """
 
     @staticmethod
@@ -221,6 +314,141 @@ class WorkOrdersService:
             '/cityops.workorders.v1.WorkOrdersService/CompleteWorkOrder',
             cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.CompleteWorkOrderRequest.SerializeToString,
             cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.CompleteWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnWorkOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.workorders.v1.WorkOrdersService/ReturnWorkOrder',
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReturnWorkOrderRequest.SerializeToString,
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReturnWorkOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.workorders.v1.WorkOrdersService/ReportProgress',
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReportProgressRequest.SerializeToString,
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.ReportProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestExtension(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.workorders.v1.WorkOrdersService/RequestExtension',
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.RequestExtensionRequest.SerializeToString,
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.RequestExtensionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.workorders.v1.WorkOrdersService/UploadEvidence',
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.UploadEvidenceRequest.SerializeToString,
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.UploadEvidenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.workorders.v1.WorkOrdersService/GetEvidence',
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.GetEvidenceRequest.SerializeToString,
+            cityops_dot_workorders_dot_v1_dot_workorders__service__pb2.GetEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,7 +28,9 @@ GRPC_VERSION: str
 
 class WorkOrdersServiceStub:
     """Department actions on work orders. The caller's identity travels in metadata
-    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees only its own.
+    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
+    acts on its own orders only. Every mutating request carries `request_id`: a
+    retry replays the first response and changes nothing.
     """
 
     @_typing.overload
@@ -38,23 +40,51 @@ class WorkOrdersServiceStub:
     ListWorkOrders: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.ListWorkOrdersRequest, _workorders_service_pb2.ListWorkOrdersResponse]
     GetWorkOrder: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.GetWorkOrderRequest, _workorders_service_pb2.GetWorkOrderResponse]
     AcceptWorkOrder: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.AcceptWorkOrderRequest, _workorders_service_pb2.AcceptWorkOrderResponse]
+    """签收: CREATED → ACCEPTED."""
     CompleteWorkOrder: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.CompleteWorkOrderRequest, _workorders_service_pb2.CompleteWorkOrderResponse]
+    """反馈: ACCEPTED / IN_PROGRESS / REOPENED → COMPLETED, with the catalogue's required evidence."""
+    ReturnWorkOrder: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.ReturnWorkOrderRequest, _workorders_service_pb2.ReturnWorkOrderResponse]
+    """退单: CREATED / ACCEPTED → RETURNED; dispatch re-dispatches or arbitrates."""
+    ReportProgress: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.ReportProgressRequest, _workorders_service_pb2.ReportProgressResponse]
+    """处置中: ACCEPTED / IN_PROGRESS / REOPENED → IN_PROGRESS."""
+    RequestExtension: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.RequestExtensionRequest, _workorders_service_pb2.RequestExtensionResponse]
+    """延期申请: ACCEPTED / IN_PROGRESS / REOPENED → EXTENSION_REQUESTED until dispatch decides."""
+    UploadEvidence: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.UploadEvidenceRequest, _workorders_service_pb2.UploadEvidenceResponse]
+    """A photo or file for the order, stored in the evidence object store with its sha256."""
+    GetEvidence: _grpc.UnaryUnaryMultiCallable[_workorders_service_pb2.GetEvidenceRequest, _workorders_service_pb2.GetEvidenceResponse]
+    """An uploaded file's content, verified against its sha256 (DATA_LOSS when it changed)."""
 
 @_typing.type_check_only
 class WorkOrdersServiceAsyncStub(WorkOrdersServiceStub):
     """Department actions on work orders. The caller's identity travels in metadata
-    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees only its own.
+    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
+    acts on its own orders only. Every mutating request carries `request_id`: a
+    retry replays the first response and changes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListWorkOrders: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.ListWorkOrdersRequest, _workorders_service_pb2.ListWorkOrdersResponse]  # type: ignore[assignment]
     GetWorkOrder: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.GetWorkOrderRequest, _workorders_service_pb2.GetWorkOrderResponse]  # type: ignore[assignment]
     AcceptWorkOrder: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.AcceptWorkOrderRequest, _workorders_service_pb2.AcceptWorkOrderResponse]  # type: ignore[assignment]
+    """签收: CREATED → ACCEPTED."""
     CompleteWorkOrder: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.CompleteWorkOrderRequest, _workorders_service_pb2.CompleteWorkOrderResponse]  # type: ignore[assignment]
+    """反馈: ACCEPTED / IN_PROGRESS / REOPENED → COMPLETED, with the catalogue's required evidence."""
+    ReturnWorkOrder: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.ReturnWorkOrderRequest, _workorders_service_pb2.ReturnWorkOrderResponse]  # type: ignore[assignment]
+    """退单: CREATED / ACCEPTED → RETURNED; dispatch re-dispatches or arbitrates."""
+    ReportProgress: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.ReportProgressRequest, _workorders_service_pb2.ReportProgressResponse]  # type: ignore[assignment]
+    """处置中: ACCEPTED / IN_PROGRESS / REOPENED → IN_PROGRESS."""
+    RequestExtension: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.RequestExtensionRequest, _workorders_service_pb2.RequestExtensionResponse]  # type: ignore[assignment]
+    """延期申请: ACCEPTED / IN_PROGRESS / REOPENED → EXTENSION_REQUESTED until dispatch decides."""
+    UploadEvidence: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.UploadEvidenceRequest, _workorders_service_pb2.UploadEvidenceResponse]  # type: ignore[assignment]
+    """A photo or file for the order, stored in the evidence object store with its sha256."""
+    GetEvidence: _aio.UnaryUnaryMultiCallable[_workorders_service_pb2.GetEvidenceRequest, _workorders_service_pb2.GetEvidenceResponse]  # type: ignore[assignment]
+    """An uploaded file's content, verified against its sha256 (DATA_LOSS when it changed)."""
 
 class WorkOrdersServiceServicer(metaclass=_abc_1.ABCMeta):
     """Department actions on work orders. The caller's identity travels in metadata
-    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees only its own.
+    (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
+    acts on its own orders only. Every mutating request carries `request_id`: a
+    retry replays the first response and changes nothing.
     """
 
     @_abc_1.abstractmethod
@@ -76,13 +106,55 @@ class WorkOrdersServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _workorders_service_pb2.AcceptWorkOrderRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_workorders_service_pb2.AcceptWorkOrderResponse, _abc.Awaitable[_workorders_service_pb2.AcceptWorkOrderResponse]]: ...
+    ) -> _typing.Union[_workorders_service_pb2.AcceptWorkOrderResponse, _abc.Awaitable[_workorders_service_pb2.AcceptWorkOrderResponse]]:
+        """签收: CREATED → ACCEPTED."""
 
     @_abc_1.abstractmethod
     def CompleteWorkOrder(
         self,
         request: _workorders_service_pb2.CompleteWorkOrderRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_workorders_service_pb2.CompleteWorkOrderResponse, _abc.Awaitable[_workorders_service_pb2.CompleteWorkOrderResponse]]: ...
+    ) -> _typing.Union[_workorders_service_pb2.CompleteWorkOrderResponse, _abc.Awaitable[_workorders_service_pb2.CompleteWorkOrderResponse]]:
+        """反馈: ACCEPTED / IN_PROGRESS / REOPENED → COMPLETED, with the catalogue's required evidence."""
+
+    @_abc_1.abstractmethod
+    def ReturnWorkOrder(
+        self,
+        request: _workorders_service_pb2.ReturnWorkOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workorders_service_pb2.ReturnWorkOrderResponse, _abc.Awaitable[_workorders_service_pb2.ReturnWorkOrderResponse]]:
+        """退单: CREATED / ACCEPTED → RETURNED; dispatch re-dispatches or arbitrates."""
+
+    @_abc_1.abstractmethod
+    def ReportProgress(
+        self,
+        request: _workorders_service_pb2.ReportProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workorders_service_pb2.ReportProgressResponse, _abc.Awaitable[_workorders_service_pb2.ReportProgressResponse]]:
+        """处置中: ACCEPTED / IN_PROGRESS / REOPENED → IN_PROGRESS."""
+
+    @_abc_1.abstractmethod
+    def RequestExtension(
+        self,
+        request: _workorders_service_pb2.RequestExtensionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workorders_service_pb2.RequestExtensionResponse, _abc.Awaitable[_workorders_service_pb2.RequestExtensionResponse]]:
+        """延期申请: ACCEPTED / IN_PROGRESS / REOPENED → EXTENSION_REQUESTED until dispatch decides."""
+
+    @_abc_1.abstractmethod
+    def UploadEvidence(
+        self,
+        request: _workorders_service_pb2.UploadEvidenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workorders_service_pb2.UploadEvidenceResponse, _abc.Awaitable[_workorders_service_pb2.UploadEvidenceResponse]]:
+        """A photo or file for the order, stored in the evidence object store with its sha256."""
+
+    @_abc_1.abstractmethod
+    def GetEvidence(
+        self,
+        request: _workorders_service_pb2.GetEvidenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workorders_service_pb2.GetEvidenceResponse, _abc.Awaitable[_workorders_service_pb2.GetEvidenceResponse]]:
+        """An uploaded file's content, verified against its sha256 (DATA_LOSS when it changed)."""
 
 def add_WorkOrdersServiceServicer_to_server(servicer: WorkOrdersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
