@@ -76,10 +76,15 @@ async def test_events_written_while_nats_is_down_are_published_after_it_returns(
 
 
 async def test_duplicate_delivery_has_one_effect_and_undecodable_is_dead_lettered(
-    tmp_path: Path, nats_server: NatsServer, producer: ServiceRuntime[SqlUnitOfWork]
+    tmp_path: Path,
+    nats_server: NatsServer,
+    producer: ServiceRuntime[SqlUnitOfWork],
+    database_url: str,
 ) -> None:
     consumer = ServiceRuntime(
-        "dispatch", ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path), SqlUnitOfWork
+        "dispatch",
+        ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path, database_url=database_url),
+        SqlUnitOfWork,
     )
     await consumer.start_infrastructure(producer=False)
 
@@ -120,10 +125,15 @@ async def test_duplicate_delivery_has_one_effect_and_undecodable_is_dead_lettere
 
 
 async def test_transient_error_is_redelivered_and_permanent_error_dead_letters(
-    tmp_path: Path, nats_server: NatsServer, producer: ServiceRuntime[SqlUnitOfWork]
+    tmp_path: Path,
+    nats_server: NatsServer,
+    producer: ServiceRuntime[SqlUnitOfWork],
+    database_url: str,
 ) -> None:
     consumer = ServiceRuntime(
-        "dispatch", ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path), SqlUnitOfWork
+        "dispatch",
+        ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path, database_url=database_url),
+        SqlUnitOfWork,
     )
     await consumer.start_infrastructure(producer=False)
     attempts: dict[str, int] = {}
@@ -158,10 +168,16 @@ async def test_transient_error_is_redelivered_and_permanent_error_dead_letters(
 
 
 async def test_trace_context_survives_the_outbox(
-    tmp_path: Path, nats_server: NatsServer, producer: ServiceRuntime[SqlUnitOfWork], spans: object
+    tmp_path: Path,
+    nats_server: NatsServer,
+    producer: ServiceRuntime[SqlUnitOfWork],
+    spans: object,
+    database_url: str,
 ) -> None:
     consumer = ServiceRuntime(
-        "dispatch", ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path), SqlUnitOfWork
+        "dispatch",
+        ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path, database_url=database_url),
+        SqlUnitOfWork,
     )
     await consumer.start_infrastructure(producer=False)
     seen: list[str] = []

@@ -6,6 +6,7 @@ Every server is stopped when its test ends, pass or fail.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from svckit import db
 from svckit.messaging import jetstream
 from svckit.natsserver import NatsServer
+from svckit.postgres import PostgresCluster
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -64,6 +66,43 @@ async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on `sqlite_url` with every table registered so far created
     (import a service's tables module first); disposed when the test ends."""
     engine = db.create_engine(sqlite_url)
+    try:
+        await db.create_tables(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the test session, stopped at its end."""
+    cluster = PostgresCluster(tmp_path_factory.mktemp("postgres"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    """A fresh database on the session's cluster."""
+    return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run a database test on both stores the services support."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine with every imported table created, on SQLite and on PostgreSQL."""
+    engine = db.create_engine(database_url)
     try:
         await db.create_tables(engine)
         yield engine
