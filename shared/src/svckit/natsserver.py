@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -31,6 +32,54 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A JetStream cluster on loopback: client port → cluster (route) port."""
+
+    name: str
+    routes: dict[int, int]
+
+    def name_of(self, client_port: int) -> str:
+        return f"{self.name}-{sorted(self.routes).index(client_port) + 1}"
+
+    def config_lines(self, client_port: int) -> list[str]:
+        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.routes.values())
+        return [
+            "cluster {",
+            f"  name: {self.name}",
+            f"  listen: 127.0.0.1:{self.routes[client_port]}",
+            f"  routes: [{routes}]",
+            "}",
+        ]
+
+
+class NatsCluster:
+    """Three (or more) JetStream nodes on loopback, for replicated-stream tests."""
+
+    def __init__(self, root: Path, size: int = 3) -> None:
+        ports = [free_port() for _ in range(size)]
+        spec = ClusterSpec("cityops", {p: free_port() for p in ports})
+        self.nodes = [
+            NatsServer(root / f"n{i + 1}", port=p, cluster=spec, log_file=root / f"n{i + 1}.log")
+            for i, p in enumerate(ports)
+        ]
+
+    @property
+    def url(self) -> str:
+        """All nodes, so a client fails over when one goes away."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start_process()
+        for node in self.nodes:
+            node.wait_listening()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
 class NatsServer:
     """One nats-server process on loopback; restartable on the same port and store."""
 
@@ -42,8 +91,10 @@ class NatsServer:
         mqtt_port: int | None = None,
         monitor_port: int | None = None,
         log_file: Path | None = None,
+        cluster: ClusterSpec | None = None,
     ) -> None:
         self.store_dir = store_dir
+        self.cluster = cluster
         self.port = port or free_port()
         self.mqtt_port = mqtt_port
         self.monitor_port = monitor_port
@@ -58,7 +109,7 @@ class NatsServer:
         lines = [
             "host: 127.0.0.1",
             f"port: {self.port}",
-            "server_name: cityops-embedded",
+            f"server_name: {self.cluster.name_of(self.port) if self.cluster else 'cityops-embedded'}",
             "jetstream {",
             f'  store_dir: "{self.store_dir}"',
             # Systems of record: fsync every write (see docs/runbook.md for the trade-off).
@@ -67,11 +118,17 @@ class NatsServer:
         ]
         if self.monitor_port:
             lines.append(f"http: 127.0.0.1:{self.monitor_port}")
+        if self.cluster:
+            lines += self.cluster.config_lines(self.port)
         if self.mqtt_port:
             lines += ["mqtt {", "  host: 127.0.0.1", f"  port: {self.mqtt_port}", "}"]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 15.0) -> None:
+        self.start_process()
+        self.wait_listening(timeout)
+
+    def start_process(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / "nats-server.conf"
         conf.write_text(self.config())
@@ -82,6 +139,9 @@ class NatsServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_listening(self, timeout: float = 15.0) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -65,7 +65,9 @@ class ServiceRuntime(Generic[U]):
         self.nc = await jetstream.connect(self.settings.nats_url, name=self.name)
         self.js = self.nc.jetstream()
         if producer:
-            await jetstream.ensure_stream(self.js, stream_for(self.name))
+            await jetstream.ensure_stream(
+                self.js, stream_for(self.name), replicas=self.settings.stream_replicas
+            )
         self.relay = OutboxRelay(self.engine, self.js)
         self.metrics.add(self.relay.sample_backlog)
 
@@ -82,7 +84,7 @@ class ServiceRuntime(Generic[U]):
     ) -> PullWorker[U]:
         """A durable pull worker `<service>-<producer>` on the producer's stream."""
         spec = stream_for(producer)
-        await jetstream.ensure_stream(self.js, spec)
+        await jetstream.ensure_stream(self.js, spec, replicas=self.settings.stream_replicas)
         durable = durable_name(self.name, producer)
         sub = await jetstream.ensure_pull_consumer(
             self.js, spec.name, durable, list(subjects or [])

@@ -36,7 +36,9 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
-    grpc_host: str = _common("grpc_host", "127.0.0.1")  # type: ignore[assignment]
+    grpc_host: str = _common("grpc_host", "127.0.0.1")
+    # 3 on a NATS cluster: every stream is replicated to three nodes (R3).
+    stream_replicas: int = _common("stream_replicas", 1)  # type: ignore[assignment]
     # Service-specific below; subclasses set their env prefix and defaults.
     database_url: str = ""
     grpc_port: int = 0

@@ -43,7 +43,7 @@ async def connect(url: str, name: str) -> Client:
 async def _connect(url: str, name: str, *callbacks: Any) -> Client:
     disconnected, reconnected, error = callbacks
     return await nats.connect(
-        url,
+        [server.strip() for server in url.split(",") if server.strip()],
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

@@ -22,32 +22,67 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from cityops.audit.v1 import evaluation_pb2 as cityops_dot_audit_dot_v1_dot_evaluation__pb2
 from cityops.audit.v1 import ledger_pb2 as cityops_dot_audit_dot_v1_dot_ledger__pb2
+from cityops.audit.v1 import merkle_pb2 as cityops_dot_audit_dot_v1_dot_merkle__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$cityops/audit/v1/audit_service.proto\x12\x10\x63ityops.audit.v1\x1a\x1d\x63ityops/audit/v1/ledger.proto\"%\n\x12GetTimelineRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"E\n\x13GetTimelineResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.cityops.audit.v1.LedgerEntry\"\x15\n\x13VerifyLedgerRequest\"h\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x1a\n\x12\x66irst_bad_sequence\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\"V\n\x11VerifyCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0e\n\x06passed\x18\x03 \x01(\x08\x12\x0c\n\x04note\x18\x04 \x01(\t\"-\n\x12VerifyCaseResponse\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"L\n\x10\x43loseCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x13\n\x0breason_code\x18\x03 \x01(\t\"$\n\x11\x43loseCaseResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t2\xf8\x02\n\x0c\x41uditService\x12Z\n\x0bGetTimeline\x12$.cityops.audit.v1.GetTimelineRequest\x1a%.cityops.audit.v1.GetTimelineResponse\x12]\n\x0cVerifyLedger\x12%.cityops.audit.v1.VerifyLedgerRequest\x1a&.cityops.audit.v1.VerifyLedgerResponse\x12W\n\nVerifyCase\x12#.cityops.audit.v1.VerifyCaseRequest\x1a$.cityops.audit.v1.VerifyCaseResponse\x12T\n\tCloseCase\x12\".cityops.audit.v1.CloseCaseRequest\x1a#.cityops.audit.v1.CloseCaseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$cityops/audit/v1/audit_service.proto\x12\x10\x63ityops.audit.v1\x1a!cityops/audit/v1/evaluation.proto\x1a\x1d\x63ityops/audit/v1/ledger.proto\x1a\x1d\x63ityops/audit/v1/merkle.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"%\n\x12GetTimelineRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"E\n\x13GetTimelineResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.cityops.audit.v1.LedgerEntry\"\x15\n\x13VerifyLedgerRequest\"\xe6\x01\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x1a\n\x12\x66irst_bad_sequence\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\ttree_size\x18\x05 \x01(\x03\x12\x11\n\troot_hash\x18\x06 \x01(\x0c\x12\x1a\n\x12tree_heads_checked\x18\x07 \x01(\x03\x12:\n\x10latest_tree_head\x18\x08 \x01(\x0b\x32 .cityops.audit.v1.SignedTreeHead\"V\n\x11VerifyCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0e\n\x06passed\x18\x03 \x01(\x08\x12\x0c\n\x04note\x18\x04 \x01(\t\"-\n\x12VerifyCaseResponse\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"L\n\x10\x43loseCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x13\n\x0breason_code\x18\x03 \x01(\t\"$\n\x11\x43loseCaseResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"^\n\x18GetInclusionProofRequest\x12\x12\n\x08sequence\x18\x01 \x01(\x03H\x00\x12\x12\n\x08\x65vent_id\x18\x02 \x01(\tH\x00\x12\x11\n\ttree_size\x18\x03 \x01(\x03\x42\x07\n\x05\x65ntry\"\xdf\x01\n\x19GetInclusionProofResponse\x12,\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x1d.cityops.audit.v1.LedgerEntry\x12\x12\n\nleaf_index\x18\x02 \x01(\x03\x12\x11\n\ttree_size\x18\x03 \x01(\x03\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x12\n\naudit_path\x18\x05 \x03(\x0c\x12\x11\n\troot_hash\x18\x06 \x01(\x0c\x12\x33\n\ttree_head\x18\x07 \x01(\x0b\x32 .cityops.audit.v1.SignedTreeHead\"O\n\x1aGetConsistencyProofRequest\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\"\x89\x02\n\x1bGetConsistencyProofResponse\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\x12\r\n\x05proof\x18\x03 \x03(\x0c\x12\x17\n\x0f\x66irst_root_hash\x18\x04 \x01(\x0c\x12\x18\n\x10second_root_hash\x18\x05 \x01(\x0c\x12\x39\n\x0f\x66irst_tree_head\x18\x06 \x01(\x0b\x32 .cityops.audit.v1.SignedTreeHead\x12:\n\x10second_tree_head\x18\x07 \x01(\x0b\x32 .cityops.audit.v1.SignedTreeHead\"-\n\x18GetSignedTreeHeadRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x03\"P\n\x19GetSignedTreeHeadResponse\x12\x33\n\ttree_head\x18\x01 \x01(\x0b\x32 .cityops.audit.v1.SignedTreeHead\"\x15\n\x13GetPublicKeyRequest\"~\n\x14GetPublicKeyResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x16\n\x0epublic_key_pem\x18\x03 \x01(\t\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12\x17\n\x0ftrusted_key_ids\x18\x05 \x03(\t\"\xaa\x01\n\x0f\x45valuateRequest\x12\x30\n\x0cperiod_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x08group_by\x18\x03 \x01(\x0e\x32#.cityops.audit.v1.EvaluationGroupBy\"F\n\x10\x45valuateResponse\x12\x32\n\x06report\x18\x01 \x01(\x0b\x32\".cityops.audit.v1.EvaluationReport\"\xe2\x01\n\x17\x45xportEvaluationRequest\x12\x30\n\x0cperiod_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x08group_by\x18\x03 \x01(\x0e\x32#.cityops.audit.v1.EvaluationGroupBy\x12.\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1e.cityops.audit.v1.ExportFormat\"l\n\x18\x45xportEvaluationResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x17\n\x0f\x66ormula_version\x18\x04 \x01(\t\"U\n\x11GetDossierRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12/\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1f.cityops.audit.v1.DossierFormat\"\x82\x01\n\x12GetDossierResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x33\n\ttree_head\x18\x04 \x01(\x0b\x32 .cityops.audit.v1.SignedTreeHead*\\\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_XLSX\x10\x02*a\n\rDossierFormat\x12\x1e\n\x1a\x44OSSIER_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44OSSIER_FORMAT_HTML\x10\x01\x12\x17\n\x13\x44OSSIER_FORMAT_JSON\x10\x02\x32\xbe\x08\n\x0c\x41uditService\x12Z\n\x0bGetTimeline\x12$.cityops.audit.v1.GetTimelineRequest\x1a%.cityops.audit.v1.GetTimelineResponse\x12]\n\x0cVerifyLedger\x12%.cityops.audit.v1.VerifyLedgerRequest\x1a&.cityops.audit.v1.VerifyLedgerResponse\x12W\n\nVerifyCase\x12#.cityops.audit.v1.VerifyCaseRequest\x1a$.cityops.audit.v1.VerifyCaseResponse\x12T\n\tCloseCase\x12\".cityops.audit.v1.CloseCaseRequest\x1a#.cityops.audit.v1.CloseCaseResponse\x12l\n\x11GetInclusionProof\x12*.cityops.audit.v1.GetInclusionProofRequest\x1a+.cityops.audit.v1.GetInclusionProofResponse\x12r\n\x13GetConsistencyProof\x12,.cityops.audit.v1.GetConsistencyProofRequest\x1a-.cityops.audit.v1.GetConsistencyProofResponse\x12l\n\x11GetSignedTreeHead\x12*.cityops.audit.v1.GetSignedTreeHeadRequest\x1a+.cityops.audit.v1.GetSignedTreeHeadResponse\x12]\n\x0cGetPublicKey\x12%.cityops.audit.v1.GetPublicKeyRequest\x1a&.cityops.audit.v1.GetPublicKeyResponse\x12Q\n\x08\x45valuate\x12!.cityops.audit.v1.EvaluateRequest\x1a\".cityops.audit.v1.EvaluateResponse\x12i\n\x10\x45xportEvaluation\x12).cityops.audit.v1.ExportEvaluationRequest\x1a*.cityops.audit.v1.ExportEvaluationResponse\x12W\n\nGetDossier\x12#.cityops.audit.v1.GetDossierRequest\x1a$.cityops.audit.v1.GetDossierResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.audit.v1.audit_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETTIMELINEREQUEST']._serialized_start=89
-  _globals['_GETTIMELINEREQUEST']._serialized_end=126
-  _globals['_GETTIMELINERESPONSE']._serialized_start=128
-  _globals['_GETTIMELINERESPONSE']._serialized_end=197
-  _globals['_VERIFYLEDGERREQUEST']._serialized_start=199
-  _globals['_VERIFYLEDGERREQUEST']._serialized_end=220
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=222
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=326
-  _globals['_VERIFYCASEREQUEST']._serialized_start=328
-  _globals['_VERIFYCASEREQUEST']._serialized_end=414
-  _globals['_VERIFYCASERESPONSE']._serialized_start=416
-  _globals['_VERIFYCASERESPONSE']._serialized_end=461
-  _globals['_CLOSECASEREQUEST']._serialized_start=463
-  _globals['_CLOSECASEREQUEST']._serialized_end=539
-  _globals['_CLOSECASERESPONSE']._serialized_start=541
-  _globals['_CLOSECASERESPONSE']._serialized_end=577
-  _globals['_AUDITSERVICE']._serialized_start=580
-  _globals['_AUDITSERVICE']._serialized_end=956
+  _globals['_EXPORTFORMAT']._serialized_start=2560
+  _globals['_EXPORTFORMAT']._serialized_end=2652
+  _globals['_DOSSIERFORMAT']._serialized_start=2654
+  _globals['_DOSSIERFORMAT']._serialized_end=2751
+  _globals['_GETTIMELINEREQUEST']._serialized_start=188
+  _globals['_GETTIMELINEREQUEST']._serialized_end=225
+  _globals['_GETTIMELINERESPONSE']._serialized_start=227
+  _globals['_GETTIMELINERESPONSE']._serialized_end=296
+  _globals['_VERIFYLEDGERREQUEST']._serialized_start=298
+  _globals['_VERIFYLEDGERREQUEST']._serialized_end=319
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=322
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=552
+  _globals['_VERIFYCASEREQUEST']._serialized_start=554
+  _globals['_VERIFYCASEREQUEST']._serialized_end=640
+  _globals['_VERIFYCASERESPONSE']._serialized_start=642
+  _globals['_VERIFYCASERESPONSE']._serialized_end=687
+  _globals['_CLOSECASEREQUEST']._serialized_start=689
+  _globals['_CLOSECASEREQUEST']._serialized_end=765
+  _globals['_CLOSECASERESPONSE']._serialized_start=767
+  _globals['_CLOSECASERESPONSE']._serialized_end=803
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=805
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=899
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=902
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1125
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1127
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1206
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1209
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1474
+  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_start=1476
+  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_end=1521
+  _globals['_GETSIGNEDTREEHEADRESPONSE']._serialized_start=1523
+  _globals['_GETSIGNEDTREEHEADRESPONSE']._serialized_end=1603
+  _globals['_GETPUBLICKEYREQUEST']._serialized_start=1605
+  _globals['_GETPUBLICKEYREQUEST']._serialized_end=1626
+  _globals['_GETPUBLICKEYRESPONSE']._serialized_start=1628
+  _globals['_GETPUBLICKEYRESPONSE']._serialized_end=1754
+  _globals['_EVALUATEREQUEST']._serialized_start=1757
+  _globals['_EVALUATEREQUEST']._serialized_end=1927
+  _globals['_EVALUATERESPONSE']._serialized_start=1929
+  _globals['_EVALUATERESPONSE']._serialized_end=1999
+  _globals['_EXPORTEVALUATIONREQUEST']._serialized_start=2002
+  _globals['_EXPORTEVALUATIONREQUEST']._serialized_end=2228
+  _globals['_EXPORTEVALUATIONRESPONSE']._serialized_start=2230
+  _globals['_EXPORTEVALUATIONRESPONSE']._serialized_end=2338
+  _globals['_GETDOSSIERREQUEST']._serialized_start=2340
+  _globals['_GETDOSSIERREQUEST']._serialized_end=2425
+  _globals['_GETDOSSIERRESPONSE']._serialized_start=2428
+  _globals['_GETDOSSIERRESPONSE']._serialized_end=2558
+  _globals['_AUDITSERVICE']._serialized_start=2754
+  _globals['_AUDITSERVICE']._serialized_end=3840
 # @@protoc_insertion_point(module_scope)

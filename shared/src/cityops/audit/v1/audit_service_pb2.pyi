@@ -3,11 +3,15 @@
 isort:skip_file
 """
 
+from cityops.audit.v1 import evaluation_pb2 as _evaluation_pb2
 from cityops.audit.v1 import ledger_pb2 as _ledger_pb2
+from cityops.audit.v1 import merkle_pb2 as _merkle_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +22,44 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ExportFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExportFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExportFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPORT_FORMAT_UNSPECIFIED: _ExportFormat.ValueType  # 0
+    EXPORT_FORMAT_CSV: _ExportFormat.ValueType  # 1
+    EXPORT_FORMAT_XLSX: _ExportFormat.ValueType  # 2
+
+class ExportFormat(_ExportFormat, metaclass=_ExportFormatEnumTypeWrapper):
+    """Spreadsheet formats an evaluation exports to."""
+
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat.ValueType  # 0
+EXPORT_FORMAT_CSV: ExportFormat.ValueType  # 1
+EXPORT_FORMAT_XLSX: ExportFormat.ValueType  # 2
+Global___ExportFormat: _TypeAlias = ExportFormat  # noqa: Y015
+
+class _DossierFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DossierFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DossierFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DOSSIER_FORMAT_UNSPECIFIED: _DossierFormat.ValueType  # 0
+    DOSSIER_FORMAT_HTML: _DossierFormat.ValueType  # 1
+    """Print-ready HTML, zh-CN."""
+    DOSSIER_FORMAT_JSON: _DossierFormat.ValueType  # 2
+
+class DossierFormat(_DossierFormat, metaclass=_DossierFormatEnumTypeWrapper):
+    """What a dossier is rendered as."""
+
+DOSSIER_FORMAT_UNSPECIFIED: DossierFormat.ValueType  # 0
+DOSSIER_FORMAT_HTML: DossierFormat.ValueType  # 1
+"""Print-ready HTML, zh-CN."""
+DOSSIER_FORMAT_JSON: DossierFormat.ValueType  # 2
+Global___DossierFormat: _TypeAlias = DossierFormat  # noqa: Y015
 
 @_typing.final
 class GetTimelineRequest(_message.Message):
@@ -81,11 +123,24 @@ class VerifyLedgerResponse(_message.Message):
     ENTRIES_CHECKED_FIELD_NUMBER: _builtins.int
     FIRST_BAD_SEQUENCE_FIELD_NUMBER: _builtins.int
     PROBLEM_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    ROOT_HASH_FIELD_NUMBER: _builtins.int
+    TREE_HEADS_CHECKED_FIELD_NUMBER: _builtins.int
+    LATEST_TREE_HEAD_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
     entries_checked: _builtins.int
     first_bad_sequence: _builtins.int
     """0 when ok."""
     problem: _builtins.str
+    tree_size: _builtins.int
+    """The recomputed tree: size and RFC 6962 root hash of the entries checked."""
+    root_hash: _builtins.bytes
+    tree_heads_checked: _builtins.int
+    """Signed tree heads whose signature and root were checked."""
+    @_builtins.property
+    def latest_tree_head(self) -> _merkle_pb2.SignedTreeHead:
+        """The latest signed tree head stored (absent before the first is signed)."""
+
     def __init__(
         self,
         *,
@@ -93,10 +148,14 @@ class VerifyLedgerResponse(_message.Message):
         entries_checked: _builtins.int = ...,
         first_bad_sequence: _builtins.int = ...,
         problem: _builtins.str = ...,
+        tree_size: _builtins.int = ...,
+        root_hash: _builtins.bytes = ...,
+        tree_heads_checked: _builtins.int = ...,
+        latest_tree_head: _merkle_pb2.SignedTreeHead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["latest_tree_head", b"latest_tree_head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries_checked", b"entries_checked", "first_bad_sequence", b"first_bad_sequence", "ok", b"ok", "problem", b"problem"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries_checked", b"entries_checked", "first_bad_sequence", b"first_bad_sequence", "latest_tree_head", b"latest_tree_head", "ok", b"ok", "problem", b"problem", "root_hash", b"root_hash", "tree_heads_checked", b"tree_heads_checked", "tree_size", b"tree_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -192,3 +251,396 @@ class CloseCaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CloseCaseResponse: _TypeAlias = CloseCaseResponse  # noqa: Y015
+
+@_typing.final
+class GetInclusionProofRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    event_id: _builtins.str
+    tree_size: _builtins.int
+    """The tree to prove inclusion in; 0 = the latest signed tree head (one is
+    signed on the spot when the entry is newer than the latest).
+    """
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        event_id: _builtins.str = ...,
+        tree_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "event_id", b"event_id", "sequence", b"sequence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "event_id", b"event_id", "sequence", b"sequence", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_entry: _TypeAlias = _typing.Literal["sequence", "event_id"]  # noqa: Y015
+    _WhichOneofArgType_entry: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_entry) -> _WhichOneofReturnType_entry | None: ...
+
+Global___GetInclusionProofRequest: _TypeAlias = GetInclusionProofRequest  # noqa: Y015
+
+@_typing.final
+class GetInclusionProofResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    LEAF_INDEX_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    LEAF_HASH_FIELD_NUMBER: _builtins.int
+    AUDIT_PATH_FIELD_NUMBER: _builtins.int
+    ROOT_HASH_FIELD_NUMBER: _builtins.int
+    TREE_HEAD_FIELD_NUMBER: _builtins.int
+    leaf_index: _builtins.int
+    """0-based: sequence - 1."""
+    tree_size: _builtins.int
+    leaf_hash: _builtins.bytes
+    """SHA-256(0x00 || canonical entry)."""
+    root_hash: _builtins.bytes
+    @_builtins.property
+    def entry(self) -> _ledger_pb2.LedgerEntry: ...
+    @_builtins.property
+    def audit_path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """RFC 6962 PATH(leaf_index, D[tree_size]), leaf side first."""
+
+    @_builtins.property
+    def tree_head(self) -> _merkle_pb2.SignedTreeHead:
+        """The signed tree head of tree_size, when one was signed at that size."""
+
+    def __init__(
+        self,
+        *,
+        entry: _ledger_pb2.LedgerEntry | None = ...,
+        leaf_index: _builtins.int = ...,
+        tree_size: _builtins.int = ...,
+        leaf_hash: _builtins.bytes = ...,
+        audit_path: _abc.Iterable[_builtins.bytes] | None = ...,
+        root_hash: _builtins.bytes = ...,
+        tree_head: _merkle_pb2.SignedTreeHead | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "tree_head", b"tree_head"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_path", b"audit_path", "entry", b"entry", "leaf_hash", b"leaf_hash", "leaf_index", b"leaf_index", "root_hash", b"root_hash", "tree_head", b"tree_head", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInclusionProofResponse: _TypeAlias = GetInclusionProofResponse  # noqa: Y015
+
+@_typing.final
+class GetConsistencyProofRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    SECOND_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    first_tree_size: _builtins.int
+    second_tree_size: _builtins.int
+    """0 = the latest signed tree head."""
+    def __init__(
+        self,
+        *,
+        first_tree_size: _builtins.int = ...,
+        second_tree_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_tree_size", b"first_tree_size", "second_tree_size", b"second_tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsistencyProofRequest: _TypeAlias = GetConsistencyProofRequest  # noqa: Y015
+
+@_typing.final
+class GetConsistencyProofResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    SECOND_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    PROOF_FIELD_NUMBER: _builtins.int
+    FIRST_ROOT_HASH_FIELD_NUMBER: _builtins.int
+    SECOND_ROOT_HASH_FIELD_NUMBER: _builtins.int
+    FIRST_TREE_HEAD_FIELD_NUMBER: _builtins.int
+    SECOND_TREE_HEAD_FIELD_NUMBER: _builtins.int
+    first_tree_size: _builtins.int
+    second_tree_size: _builtins.int
+    first_root_hash: _builtins.bytes
+    second_root_hash: _builtins.bytes
+    @_builtins.property
+    def proof(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """RFC 6962 PROOF(first_tree_size, D[second_tree_size])."""
+
+    @_builtins.property
+    def first_tree_head(self) -> _merkle_pb2.SignedTreeHead:
+        """The signed tree heads of the two sizes, where signed."""
+
+    @_builtins.property
+    def second_tree_head(self) -> _merkle_pb2.SignedTreeHead: ...
+    def __init__(
+        self,
+        *,
+        first_tree_size: _builtins.int = ...,
+        second_tree_size: _builtins.int = ...,
+        proof: _abc.Iterable[_builtins.bytes] | None = ...,
+        first_root_hash: _builtins.bytes = ...,
+        second_root_hash: _builtins.bytes = ...,
+        first_tree_head: _merkle_pb2.SignedTreeHead | None = ...,
+        second_tree_head: _merkle_pb2.SignedTreeHead | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_tree_head", b"first_tree_head", "second_tree_head", b"second_tree_head"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_root_hash", b"first_root_hash", "first_tree_head", b"first_tree_head", "first_tree_size", b"first_tree_size", "proof", b"proof", "second_root_hash", b"second_root_hash", "second_tree_head", b"second_tree_head", "second_tree_size", b"second_tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsistencyProofResponse: _TypeAlias = GetConsistencyProofResponse  # noqa: Y015
+
+@_typing.final
+class GetSignedTreeHeadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    tree_size: _builtins.int
+    """0 = the latest."""
+    def __init__(
+        self,
+        *,
+        tree_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSignedTreeHeadRequest: _TypeAlias = GetSignedTreeHeadRequest  # noqa: Y015
+
+@_typing.final
+class GetSignedTreeHeadResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TREE_HEAD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tree_head(self) -> _merkle_pb2.SignedTreeHead: ...
+    def __init__(
+        self,
+        *,
+        tree_head: _merkle_pb2.SignedTreeHead | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tree_head", b"tree_head"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tree_head", b"tree_head"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSignedTreeHeadResponse: _TypeAlias = GetSignedTreeHeadResponse  # noqa: Y015
+
+@_typing.final
+class GetPublicKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicKeyRequest: _TypeAlias = GetPublicKeyRequest  # noqa: Y015
+
+@_typing.final
+class GetPublicKeyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    TRUSTED_KEY_IDS_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    """Hex SHA-256 of public_key; SignedTreeHead.key_id names it."""
+    public_key: _builtins.bytes
+    """Raw 32-byte Ed25519 public key."""
+    public_key_pem: _builtins.str
+    """The same key as a PEM SubjectPublicKeyInfo."""
+    algorithm: _builtins.str
+    @_builtins.property
+    def trusted_key_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids of every key the service trusts for old tree heads (this one included)."""
+
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        public_key: _builtins.bytes = ...,
+        public_key_pem: _builtins.str = ...,
+        algorithm: _builtins.str = ...,
+        trusted_key_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "key_id", b"key_id", "public_key", b"public_key", "public_key_pem", b"public_key_pem", "trusted_key_ids", b"trusted_key_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicKeyResponse: _TypeAlias = GetPublicKeyResponse  # noqa: Y015
+
+@_typing.final
+class EvaluateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_START_FIELD_NUMBER: _builtins.int
+    PERIOD_END_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    group_by: _evaluation_pb2.EvaluationGroupBy.ValueType
+    @_builtins.property
+    def period_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def period_end(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        period_start: _timestamp_pb2.Timestamp | None = ...,
+        period_end: _timestamp_pb2.Timestamp | None = ...,
+        group_by: _evaluation_pb2.EvaluationGroupBy.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period_end", b"period_end", "period_start", b"period_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_by", b"group_by", "period_end", b"period_end", "period_start", b"period_start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EvaluateRequest: _TypeAlias = EvaluateRequest  # noqa: Y015
+
+@_typing.final
+class EvaluateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report(self) -> _evaluation_pb2.EvaluationReport: ...
+    def __init__(
+        self,
+        *,
+        report: _evaluation_pb2.EvaluationReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EvaluateResponse: _TypeAlias = EvaluateResponse  # noqa: Y015
+
+@_typing.final
+class ExportEvaluationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_START_FIELD_NUMBER: _builtins.int
+    PERIOD_END_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    group_by: _evaluation_pb2.EvaluationGroupBy.ValueType
+    format: Global___ExportFormat.ValueType
+    @_builtins.property
+    def period_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def period_end(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        period_start: _timestamp_pb2.Timestamp | None = ...,
+        period_end: _timestamp_pb2.Timestamp | None = ...,
+        group_by: _evaluation_pb2.EvaluationGroupBy.ValueType = ...,
+        format: Global___ExportFormat.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period_end", b"period_end", "period_start", b"period_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "group_by", b"group_by", "period_end", b"period_end", "period_start", b"period_start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportEvaluationRequest: _TypeAlias = ExportEvaluationRequest  # noqa: Y015
+
+@_typing.final
+class ExportEvaluationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    FORMULA_VERSION_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    content_type: _builtins.str
+    filename: _builtins.str
+    formula_version: _builtins.str
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        formula_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "content_type", b"content_type", "filename", b"filename", "formula_version", b"formula_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportEvaluationResponse: _TypeAlias = ExportEvaluationResponse  # noqa: Y015
+
+@_typing.final
+class GetDossierRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    format: Global___DossierFormat.ValueType
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        format: Global___DossierFormat.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "format", b"format"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDossierRequest: _TypeAlias = GetDossierRequest  # noqa: Y015
+
+@_typing.final
+class GetDossierResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    TREE_HEAD_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    content_type: _builtins.str
+    filename: _builtins.str
+    @_builtins.property
+    def tree_head(self) -> _merkle_pb2.SignedTreeHead:
+        """The signed tree head every entry's inclusion proof is against."""
+
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        tree_head: _merkle_pb2.SignedTreeHead | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tree_head", b"tree_head"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "content_type", b"content_type", "filename", b"filename", "tree_head", b"tree_head"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDossierResponse: _TypeAlias = GetDossierResponse  # noqa: Y015

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AuditServiceStub:
-    """Closure audit: verification, closing and the case ledger.
+    """Closure audit: verification, closing, the case ledger (an RFC 6962 Merkle
+    log with signed tree heads), evaluation and case dossiers.
     """
 
     def __init__(self, channel):
@@ -55,10 +56,46 @@ class AuditServiceStub:
                 request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.CloseCaseRequest.SerializeToString,
                 response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.CloseCaseResponse.FromString,
                 _registered_method=True)
+        self.GetInclusionProof = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/GetInclusionProof',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetInclusionProofRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetInclusionProofResponse.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/GetConsistencyProof',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
+        self.GetSignedTreeHead = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/GetSignedTreeHead',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetSignedTreeHeadRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetSignedTreeHeadResponse.FromString,
+                _registered_method=True)
+        self.GetPublicKey = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/GetPublicKey',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetPublicKeyRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetPublicKeyResponse.FromString,
+                _registered_method=True)
+        self.Evaluate = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/Evaluate',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.EvaluateRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.EvaluateResponse.FromString,
+                _registered_method=True)
+        self.ExportEvaluation = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/ExportEvaluation',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.ExportEvaluationRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.ExportEvaluationResponse.FromString,
+                _registered_method=True)
+        self.GetDossier = channel.unary_unary(
+                '/cityops.audit.v1.AuditService/GetDossier',
+                request_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetDossierRequest.SerializeToString,
+                response_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetDossierResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
-    """Closure audit: verification, closing and the case ledger.
+    """Closure audit: verification, closing, the case ledger (an RFC 6962 Merkle
+    log with signed tree heads), evaluation and case dossiers.
     """
 
     def GetTimeline(self, request, context):
@@ -68,7 +105,8 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyLedger(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Recompute the ledger: entries, hash chain, Merkle tree, signed tree heads.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -81,7 +119,57 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CloseCase(self, request, context):
+        """结案: after a passed verification, or with reason REJECTED / MERGED /
+        BACKLOGGED for a case intake rejected or merged, or dispatch backlogged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInclusionProof(self, request, context):
+        """RFC 6962 audit path of one entry in the tree of a given size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """RFC 6962 consistency proof between two tree sizes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSignedTreeHead(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPublicKey(self, request, context):
+        """The Ed25519 public key tree heads are signed with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Evaluate(self, request, context):
+        """考核评价 per department or district for a period, from the ledger only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportEvaluation(self, request, context):
+        """The same report as CSV or XLSX.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDossier(self, request, context):
+        """A printable case dossier (HTML, zh-CN) or its JSON, with inclusion proofs.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -109,6 +197,41 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.CloseCaseRequest.FromString,
                     response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.CloseCaseResponse.SerializeToString,
             ),
+            'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProof,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetInclusionProofRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetInclusionProofResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.SerializeToString,
+            ),
+            'GetSignedTreeHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSignedTreeHead,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetSignedTreeHeadRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetSignedTreeHeadResponse.SerializeToString,
+            ),
+            'GetPublicKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicKey,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetPublicKeyRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetPublicKeyResponse.SerializeToString,
+            ),
+            'Evaluate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Evaluate,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.EvaluateRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.EvaluateResponse.SerializeToString,
+            ),
+            'ExportEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportEvaluation,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.ExportEvaluationRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.ExportEvaluationResponse.SerializeToString,
+            ),
+            'GetDossier': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDossier,
+                    request_deserializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetDossierRequest.FromString,
+                    response_serializer=cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetDossierResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'cityops.audit.v1.AuditService', rpc_method_handlers)
@@ -118,7 +241,8 @@ def add_AuditServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AuditService:
-    """Closure audit: verification, closing and the case ledger.
+    """Closure audit: verification, closing, the case ledger (an RFC 6962 Merkle
+    log with signed tree heads), evaluation and case dossiers.
     """
 
     @staticmethod
@@ -219,6 +343,195 @@ class AuditService:
             '/cityops.audit.v1.AuditService/CloseCase',
             cityops_dot_audit_dot_v1_dot_audit__service__pb2.CloseCaseRequest.SerializeToString,
             cityops_dot_audit_dot_v1_dot_audit__service__pb2.CloseCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/GetInclusionProof',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetInclusionProofRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetInclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/GetConsistencyProof',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSignedTreeHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/GetSignedTreeHead',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetSignedTreeHeadRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetSignedTreeHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/GetPublicKey',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetPublicKeyRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetPublicKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Evaluate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/Evaluate',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.EvaluateRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.EvaluateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/ExportEvaluation',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.ExportEvaluationRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.ExportEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDossier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.audit.v1.AuditService/GetDossier',
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetDossierRequest.SerializeToString,
+            cityops_dot_audit_dot_v1_dot_audit__service__pb2.GetDossierResponse.FromString,
             options,
             channel_credentials,
             insecure,

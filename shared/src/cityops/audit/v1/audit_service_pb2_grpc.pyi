@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AuditServiceStub:
-    """Closure audit: verification, closing and the case ledger."""
+    """Closure audit: verification, closing, the case ledger (an RFC 6962 Merkle
+    log with signed tree heads), evaluation and case dossiers.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -35,23 +37,61 @@ class AuditServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AuditServiceAsyncStub: ...
     GetTimeline: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetTimelineRequest, _audit_service_pb2.GetTimelineResponse]
     VerifyLedger: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.VerifyLedgerRequest, _audit_service_pb2.VerifyLedgerResponse]
+    """Recompute the ledger: entries, hash chain, Merkle tree, signed tree heads."""
     VerifyCase: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.VerifyCaseRequest, _audit_service_pb2.VerifyCaseResponse]
     """Record an inspector's check of a completed case. The caller is the verifier."""
     CloseCase: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.CloseCaseRequest, _audit_service_pb2.CloseCaseResponse]
+    """结案: after a passed verification, or with reason REJECTED / MERGED /
+    BACKLOGGED for a case intake rejected or merged, or dispatch backlogged.
+    """
+    GetInclusionProof: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetInclusionProofRequest, _audit_service_pb2.GetInclusionProofResponse]
+    """RFC 6962 audit path of one entry in the tree of a given size."""
+    GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetConsistencyProofRequest, _audit_service_pb2.GetConsistencyProofResponse]
+    """RFC 6962 consistency proof between two tree sizes."""
+    GetSignedTreeHead: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetSignedTreeHeadRequest, _audit_service_pb2.GetSignedTreeHeadResponse]
+    GetPublicKey: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetPublicKeyRequest, _audit_service_pb2.GetPublicKeyResponse]
+    """The Ed25519 public key tree heads are signed with."""
+    Evaluate: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.EvaluateRequest, _audit_service_pb2.EvaluateResponse]
+    """考核评价 per department or district for a period, from the ledger only."""
+    ExportEvaluation: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.ExportEvaluationRequest, _audit_service_pb2.ExportEvaluationResponse]
+    """The same report as CSV or XLSX."""
+    GetDossier: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetDossierRequest, _audit_service_pb2.GetDossierResponse]
+    """A printable case dossier (HTML, zh-CN) or its JSON, with inclusion proofs."""
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
-    """Closure audit: verification, closing and the case ledger."""
+    """Closure audit: verification, closing, the case ledger (an RFC 6962 Merkle
+    log with signed tree heads), evaluation and case dossiers.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetTimeline: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetTimelineRequest, _audit_service_pb2.GetTimelineResponse]  # type: ignore[assignment]
     VerifyLedger: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.VerifyLedgerRequest, _audit_service_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
+    """Recompute the ledger: entries, hash chain, Merkle tree, signed tree heads."""
     VerifyCase: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.VerifyCaseRequest, _audit_service_pb2.VerifyCaseResponse]  # type: ignore[assignment]
     """Record an inspector's check of a completed case. The caller is the verifier."""
     CloseCase: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.CloseCaseRequest, _audit_service_pb2.CloseCaseResponse]  # type: ignore[assignment]
+    """结案: after a passed verification, or with reason REJECTED / MERGED /
+    BACKLOGGED for a case intake rejected or merged, or dispatch backlogged.
+    """
+    GetInclusionProof: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetInclusionProofRequest, _audit_service_pb2.GetInclusionProofResponse]  # type: ignore[assignment]
+    """RFC 6962 audit path of one entry in the tree of a given size."""
+    GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetConsistencyProofRequest, _audit_service_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
+    """RFC 6962 consistency proof between two tree sizes."""
+    GetSignedTreeHead: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetSignedTreeHeadRequest, _audit_service_pb2.GetSignedTreeHeadResponse]  # type: ignore[assignment]
+    GetPublicKey: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetPublicKeyRequest, _audit_service_pb2.GetPublicKeyResponse]  # type: ignore[assignment]
+    """The Ed25519 public key tree heads are signed with."""
+    Evaluate: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.EvaluateRequest, _audit_service_pb2.EvaluateResponse]  # type: ignore[assignment]
+    """考核评价 per department or district for a period, from the ledger only."""
+    ExportEvaluation: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.ExportEvaluationRequest, _audit_service_pb2.ExportEvaluationResponse]  # type: ignore[assignment]
+    """The same report as CSV or XLSX."""
+    GetDossier: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetDossierRequest, _audit_service_pb2.GetDossierResponse]  # type: ignore[assignment]
+    """A printable case dossier (HTML, zh-CN) or its JSON, with inclusion proofs."""
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Closure audit: verification, closing and the case ledger."""
+    """Closure audit: verification, closing, the case ledger (an RFC 6962 Merkle
+    log with signed tree heads), evaluation and case dossiers.
+    """
 
     @_abc_1.abstractmethod
     def GetTimeline(
@@ -65,7 +105,8 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _audit_service_pb2.VerifyLedgerRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_audit_service_pb2.VerifyLedgerResponse]]: ...
+    ) -> _typing.Union[_audit_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_audit_service_pb2.VerifyLedgerResponse]]:
+        """Recompute the ledger: entries, hash chain, Merkle tree, signed tree heads."""
 
     @_abc_1.abstractmethod
     def VerifyCase(
@@ -80,6 +121,64 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _audit_service_pb2.CloseCaseRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_service_pb2.CloseCaseResponse, _abc.Awaitable[_audit_service_pb2.CloseCaseResponse]]: ...
+    ) -> _typing.Union[_audit_service_pb2.CloseCaseResponse, _abc.Awaitable[_audit_service_pb2.CloseCaseResponse]]:
+        """结案: after a passed verification, or with reason REJECTED / MERGED /
+        BACKLOGGED for a case intake rejected or merged, or dispatch backlogged.
+        """
+
+    @_abc_1.abstractmethod
+    def GetInclusionProof(
+        self,
+        request: _audit_service_pb2.GetInclusionProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetInclusionProofResponse, _abc.Awaitable[_audit_service_pb2.GetInclusionProofResponse]]:
+        """RFC 6962 audit path of one entry in the tree of a given size."""
+
+    @_abc_1.abstractmethod
+    def GetConsistencyProof(
+        self,
+        request: _audit_service_pb2.GetConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetConsistencyProofResponse, _abc.Awaitable[_audit_service_pb2.GetConsistencyProofResponse]]:
+        """RFC 6962 consistency proof between two tree sizes."""
+
+    @_abc_1.abstractmethod
+    def GetSignedTreeHead(
+        self,
+        request: _audit_service_pb2.GetSignedTreeHeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetSignedTreeHeadResponse, _abc.Awaitable[_audit_service_pb2.GetSignedTreeHeadResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetPublicKey(
+        self,
+        request: _audit_service_pb2.GetPublicKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetPublicKeyResponse, _abc.Awaitable[_audit_service_pb2.GetPublicKeyResponse]]:
+        """The Ed25519 public key tree heads are signed with."""
+
+    @_abc_1.abstractmethod
+    def Evaluate(
+        self,
+        request: _audit_service_pb2.EvaluateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.EvaluateResponse, _abc.Awaitable[_audit_service_pb2.EvaluateResponse]]:
+        """考核评价 per department or district for a period, from the ledger only."""
+
+    @_abc_1.abstractmethod
+    def ExportEvaluation(
+        self,
+        request: _audit_service_pb2.ExportEvaluationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.ExportEvaluationResponse, _abc.Awaitable[_audit_service_pb2.ExportEvaluationResponse]]:
+        """The same report as CSV or XLSX."""
+
+    @_abc_1.abstractmethod
+    def GetDossier(
+        self,
+        request: _audit_service_pb2.GetDossierRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetDossierResponse, _abc.Awaitable[_audit_service_pb2.GetDossierResponse]]:
+        """A printable case dossier (HTML, zh-CN) or its JSON, with inclusion proofs."""
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

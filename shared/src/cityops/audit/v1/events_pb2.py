@@ -26,7 +26,7 @@ from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ityops/audit/v1/events.proto\x12\x10\x63ityops.audit.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n\x0c\x43\x61seVerified\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x17\n\x0fverification_id\x18\x02 \x01(\t\x12*\n\x08verifier\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12/\n\x0bverified_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x05 \x01(\t\"\xa1\x01\n\nCaseRework\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x17\n\x0fverification_id\x18\x02 \x01(\t\x12*\n\x08verifier\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12/\n\x0bverified_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x05 \x01(\t\"\x8e\x01\n\nCaseClosed\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12+\n\tclosed_by\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12-\n\tclosed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ityops/audit/v1/events.proto\x12\x10\x63ityops.audit.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\x0c\x43\x61seVerified\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x17\n\x0fverification_id\x18\x02 \x01(\t\x12*\n\x08verifier\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12/\n\x0bverified_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x18\n\x10machine_verified\x18\x06 \x01(\x08\x12\x14\n\x0c\x64\x65tection_id\x18\x07 \x01(\t\"\xd1\x01\n\nCaseRework\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x17\n\x0fverification_id\x18\x02 \x01(\t\x12*\n\x08verifier\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12/\n\x0bverified_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x18\n\x10machine_verified\x18\x06 \x01(\x08\x12\x14\n\x0c\x64\x65tection_id\x18\x07 \x01(\t\"\xa8\x01\n\nCaseClosed\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12+\n\tclosed_by\x18\x03 \x01(\x0b\x32\x18.cityops.common.v1.Actor\x12-\n\tclosed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10machine_verified\x18\x05 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.audit.v1.events_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CASEVERIFIED']._serialized_start=117
-  _globals['_CASEVERIFIED']._serialized_end=280
-  _globals['_CASEREWORK']._serialized_start=283
-  _globals['_CASEREWORK']._serialized_end=444
-  _globals['_CASECLOSED']._serialized_start=447
-  _globals['_CASECLOSED']._serialized_end=589
+  _globals['_CASEVERIFIED']._serialized_end=328
+  _globals['_CASEREWORK']._serialized_start=331
+  _globals['_CASEREWORK']._serialized_end=540
+  _globals['_CASECLOSED']._serialized_start=543
+  _globals['_CASECLOSED']._serialized_end=711
 # @@protoc_insertion_point(module_scope)

@@ -29,9 +29,17 @@ class CaseVerified(_message.Message):
     VERIFIER_FIELD_NUMBER: _builtins.int
     VERIFIED_AT_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    MACHINE_VERIFIED_FIELD_NUMBER: _builtins.int
+    DETECTION_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     verification_id: _builtins.str
     note: _builtins.str
+    machine_verified: _builtins.bool
+    """True when a fresh look by a machine source (camera re-check, drone
+    re-inspection, sensor) passed the case under the verification policy.
+    """
+    detection_id: _builtins.str
+    """The detection (fresh look) a machine verification rests on."""
     @_builtins.property
     def verifier(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -44,10 +52,12 @@ class CaseVerified(_message.Message):
         verifier: _common_pb2.Actor | None = ...,
         verified_at: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
+        machine_verified: _builtins.bool = ...,
+        detection_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["verified_at", b"verified_at", "verifier", b"verifier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "note", b"note", "verification_id", b"verification_id", "verified_at", b"verified_at", "verifier", b"verifier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "detection_id", b"detection_id", "machine_verified", b"machine_verified", "note", b"note", "verification_id", b"verification_id", "verified_at", b"verified_at", "verifier", b"verifier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -64,9 +74,14 @@ class CaseRework(_message.Message):
     VERIFIER_FIELD_NUMBER: _builtins.int
     VERIFIED_AT_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    MACHINE_VERIFIED_FIELD_NUMBER: _builtins.int
+    DETECTION_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     verification_id: _builtins.str
     note: _builtins.str
+    machine_verified: _builtins.bool
+    """True when a machine's fresh look found the problem still there."""
+    detection_id: _builtins.str
     @_builtins.property
     def verifier(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -79,10 +94,12 @@ class CaseRework(_message.Message):
         verifier: _common_pb2.Actor | None = ...,
         verified_at: _timestamp_pb2.Timestamp | None = ...,
         note: _builtins.str = ...,
+        machine_verified: _builtins.bool = ...,
+        detection_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["verified_at", b"verified_at", "verifier", b"verifier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "note", b"note", "verification_id", b"verification_id", "verified_at", b"verified_at", "verifier", b"verifier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "detection_id", b"detection_id", "machine_verified", b"machine_verified", "note", b"note", "verification_id", b"verification_id", "verified_at", b"verified_at", "verifier", b"verifier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -90,7 +107,13 @@ Global___CaseRework: _TypeAlias = CaseRework  # noqa: Y015
 
 @_typing.final
 class CaseClosed(_message.Message):
-    """Published on cityops.audit.case.closed (结案)."""
+    """Published on cityops.audit.case.closed (结案).
+
+    reason_code: RESOLVED (or another code an operator gives) after a passed
+    verification; MACHINE_VERIFIED when a machine's fresh look passed it;
+    REJECTED (不予立案), MERGED or BACKLOGGED (挂账) for cases closed
+    without verification. See docs/audit.md.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -98,8 +121,11 @@ class CaseClosed(_message.Message):
     REASON_CODE_FIELD_NUMBER: _builtins.int
     CLOSED_BY_FIELD_NUMBER: _builtins.int
     CLOSED_AT_FIELD_NUMBER: _builtins.int
+    MACHINE_VERIFIED_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     reason_code: _builtins.str
+    machine_verified: _builtins.bool
+    """True when the closure rests on a machine verification."""
     @_builtins.property
     def closed_by(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -111,10 +137,11 @@ class CaseClosed(_message.Message):
         reason_code: _builtins.str = ...,
         closed_by: _common_pb2.Actor | None = ...,
         closed_at: _timestamp_pb2.Timestamp | None = ...,
+        machine_verified: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "closed_by", b"closed_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "closed_at", b"closed_at", "closed_by", b"closed_by", "reason_code", b"reason_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "closed_at", b"closed_at", "closed_by", b"closed_by", "machine_verified", b"machine_verified", "reason_code", b"reason_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ityops/audit/v1/ledger.proto\x12\x10\x63ityops.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x03\n\x0bLedgerEntry\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x10\n\x08producer\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\ractor_user_id\x18\t \x01(\t\x12\x15\n\rdepartment_id\x18\n \x01(\t\x12\x0f\n\x07summary\x18\x0b \x01(\t\x12\x10\n\x08trace_id\x18\x0c \x01(\t\x12\x0f\n\x07span_id\x18\r \x01(\t\x12\x16\n\x0epayload_sha256\x18\x0e \x01(\t\x12\x12\n\nentry_hash\x18\x0f \x01(\t\x12\x15\n\rprevious_hash\x18\x10 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ityops/audit/v1/ledger.proto\x12\x10\x63ityops.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x03\n\x0bLedgerEntry\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x10\n\x08producer\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\ractor_user_id\x18\t \x01(\t\x12\x15\n\rdepartment_id\x18\n \x01(\t\x12\x0f\n\x07summary\x18\x0b \x01(\t\x12\x10\n\x08trace_id\x18\x0c \x01(\t\x12\x0f\n\x07span_id\x18\r \x01(\t\x12\x16\n\x0epayload_sha256\x18\x0e \x01(\t\x12\x12\n\nentry_hash\x18\x0f \x01(\t\x12\x15\n\rprevious_hash\x18\x10 \x01(\t\x12\x11\n\tleaf_hash\x18\x11 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.audit.v1.ledger_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEDGERENTRY']._serialized_start=85
-  _globals['_LEDGERENTRY']._serialized_end=469
+  _globals['_LEDGERENTRY']._serialized_end=488
 # @@protoc_insertion_point(module_scope)

@@ -19,7 +19,9 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class LedgerEntry(_message.Message):
-    """One event of a case's history, chained to the entry before it."""
+    """One event of a case's history: a leaf of the ledger's Merkle tree, also
+    chained to the entry before it.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -39,6 +41,7 @@ class LedgerEntry(_message.Message):
     PAYLOAD_SHA256_FIELD_NUMBER: _builtins.int
     ENTRY_HASH_FIELD_NUMBER: _builtins.int
     PREVIOUS_HASH_FIELD_NUMBER: _builtins.int
+    LEAF_HASH_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     case_id: _builtins.str
     event_id: _builtins.str
@@ -54,6 +57,8 @@ class LedgerEntry(_message.Message):
     payload_sha256: _builtins.str
     entry_hash: _builtins.str
     previous_hash: _builtins.str
+    leaf_hash: _builtins.str
+    """Hex SHA-256(0x00 || canonical entry): the entry's RFC 6962 leaf hash."""
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -77,10 +82,11 @@ class LedgerEntry(_message.Message):
         payload_sha256: _builtins.str = ...,
         entry_hash: _builtins.str = ...,
         previous_hash: _builtins.str = ...,
+        leaf_hash: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "recorded_at", b"recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_user_id", b"actor_user_id", "case_id", b"case_id", "department_id", b"department_id", "entry_hash", b"entry_hash", "event_id", b"event_id", "event_type", b"event_type", "occurred_at", b"occurred_at", "payload_sha256", b"payload_sha256", "previous_hash", b"previous_hash", "producer", b"producer", "recorded_at", b"recorded_at", "sequence", b"sequence", "span_id", b"span_id", "subject", b"subject", "summary", b"summary", "trace_id", b"trace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_user_id", b"actor_user_id", "case_id", b"case_id", "department_id", b"department_id", "entry_hash", b"entry_hash", "event_id", b"event_id", "event_type", b"event_type", "leaf_hash", b"leaf_hash", "occurred_at", b"occurred_at", "payload_sha256", b"payload_sha256", "previous_hash", b"previous_hash", "producer", b"producer", "recorded_at", b"recorded_at", "sequence", b"sequence", "span_id", b"span_id", "subject", b"subject", "summary", b"summary", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
