@@ -87,7 +87,11 @@ class ServiceRuntime(Generic[U]):
         await jetstream.ensure_stream(self.js, spec, replicas=self.settings.stream_replicas)
         durable = durable_name(self.name, producer)
         sub = await jetstream.ensure_pull_consumer(
-            self.js, spec.name, durable, list(subjects or [])
+            self.js,
+            spec.name,
+            durable,
+            list(subjects or []),
+            ack_wait_seconds=self.settings.ack_wait_seconds,
         )
         worker: PullWorker[U] = PullWorker(
             consumer=durable,

@@ -9,12 +9,13 @@ with keyword arguments.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _common(name: str, default: object) -> object:
+def _common(name: str, default: object) -> Any:
     # Only the prefixed variable: a bare alias (`log_level`) would also read an
     # unrelated LOG_LEVEL or DATA_DIR from the environment, ahead of CITYOPS_*.
     # Keyword construction uses the field name (populate_by_name).
@@ -26,19 +27,21 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CITYOPS_", populate_by_name=True, extra="ignore")
 
-    nats_url: str = _common("nats_url", "nats://127.0.0.1:4222")  # type: ignore[assignment]
-    data_dir: Path = _common("data_dir", Path("var"))  # type: ignore[assignment]
-    config_dir: Path | None = _common("config_dir", None)  # type: ignore[assignment]
-    log_level: str = _common("log_level", "info")  # type: ignore[assignment]
-    log_format: str = _common("log_format", "json")  # type: ignore[assignment]
+    nats_url: str = _common("nats_url", "nats://127.0.0.1:4222")
+    data_dir: Path = _common("data_dir", Path("var"))
+    config_dir: Path | None = _common("config_dir", None)
+    log_level: str = _common("log_level", "info")
+    log_format: str = _common("log_format", "json")
     # Write finished spans as JSON lines here (tests, offline debugging).
-    span_file: Path | None = _common("span_file", None)  # type: ignore[assignment]
+    span_file: Path | None = _common("span_file", None)
     otlp_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
     grpc_host: str = _common("grpc_host", "127.0.0.1")
     # 3 on a NATS cluster: every stream is replicated to three nodes (R3).
-    stream_replicas: int = _common("stream_replicas", 1)  # type: ignore[assignment]
+    stream_replicas: int = _common("stream_replicas", 1)
+    # How long JetStream waits for an ack before redelivering (set on consumer creation).
+    ack_wait_seconds: float = _common("ack_wait_seconds", 30.0)
     # Service-specific below; subclasses set their env prefix and defaults.
     database_url: str = ""
     grpc_port: int = 0

@@ -13,7 +13,9 @@ from types import TracebackType
 from typing import Self
 
 from google.protobuf.message import Message
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from svckit import db
@@ -37,12 +39,14 @@ class SqlUnitOfWork:
         self._on_commit = on_commit
         self._lock = db.write_lock(engine)
         self._wrote_outbox = False
+        self._outbox_rows: list[dict[str, object]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         await self._lock.__aenter__()
         self.session = self._sessions()
         self._wrote_outbox = False
+        self._outbox_rows = []
         self._open()
         return self
 
@@ -62,12 +66,19 @@ class SqlUnitOfWork:
             await self._lock.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
+        if self._outbox_rows:
+            # One executemany for the batch's events: added through the session,
+            # each row would be its own INSERT … RETURNING to learn its position.
+            connection = await self.session.connection()
+            await connection.execute(insert(OutboxMessage), self._outbox_rows)
+            self._outbox_rows = []
         await self.session.commit()
         if self._wrote_outbox and self._on_commit:
             self._on_commit()
         self._wrote_outbox = False
 
     async def rollback(self) -> None:
+        self._outbox_rows = []
         await self.session.rollback()
         self._wrote_outbox = False
 
@@ -84,16 +95,18 @@ class SqlUnitOfWork:
             case_id=case_id,
             trace_headers=inject_context(),
         )
-        self.session.add(
-            OutboxMessage(
-                message_id=env.id,
-                subject=subject,
-                event_type=env.type,
-                case_id=case_id,
-                body=env.body,
-                headers=json.dumps(env.headers()),
-                created_at=env.time,
-            )
+        self._outbox_rows.append(
+            {
+                "message_id": env.id,
+                "subject": subject,
+                "event_type": env.type,
+                "case_id": case_id,
+                "body": env.body,
+                "headers": json.dumps(env.headers()),
+                "created_at": env.time,
+                "attempts": 0,
+                "last_error": "",
+            }
         )
         self._wrote_outbox = True
         return env.id
@@ -101,6 +114,15 @@ class SqlUnitOfWork:
     async def seen(self, consumer: str, message_id: str) -> InboxMessage | None:
         """The inbox row if this message (or request_id) was handled already."""
         return await self.session.get(InboxMessage, (consumer, message_id))
+
+    async def seen_many(self, consumer: str, message_ids: list[str]) -> set[str]:
+        """Which of these messages were handled already: one query for a batch."""
+        rows = await self.session.exec(
+            select(InboxMessage.message_id).where(
+                InboxMessage.consumer == consumer, col(InboxMessage.message_id).in_(message_ids)
+            )
+        )
+        return set(rows.all())
 
     def remember(self, consumer: str, message_id: str, result: bytes | None = None) -> None:
         """Record the message as handled, in this transaction."""

@@ -116,8 +116,9 @@ class PullWorker(Generic[U]):
         if len(decoded) > 1:
             try:
                 async with self._uow_factory() as uow:
+                    handled = await uow.seen_many(self.consumer, [e.id for _, e in decoded])
                     for msg, event in decoded:
-                        await self._apply(uow, msg, event)
+                        await self._apply(uow, msg, event, handled)
                     await uow.commit()
             except Exception as exc:
                 log.info(
@@ -131,8 +132,13 @@ class PullWorker(Generic[U]):
         for msg, event in decoded:
             await self._handle_one(msg, event)
 
-    async def _apply(self, uow: U, msg: Msg, event: IncomingEvent) -> None:
-        """Run the handler for one message inside the given transaction, in its trace."""
+    async def _apply(self, uow: U, msg: Msg, event: IncomingEvent, handled: set[str]) -> None:
+        """Run the handler for one message inside the given transaction, in its trace.
+
+        `handled` holds the ids already in the inbox, read for the whole batch in
+        one query (a per-message look-up would also flush the session each time);
+        this message's id is added to it.
+        """
         with tracer.start_as_current_span(
             f"{msg.subject} process",
             context=extract_context(event.headers),
@@ -147,7 +153,7 @@ class PullWorker(Generic[U]):
                 "cloudevents.event_type": event.type,
             },
         ) as span:
-            if await uow.seen(self.consumer, event.id):
+            if event.id in handled:
                 span.set_attribute("cityops.duplicate", True)
                 EVENTS_CONSUMED.labels(self.consumer, msg.subject, "duplicate").inc()
                 return
@@ -162,11 +168,12 @@ class PullWorker(Generic[U]):
                 time.perf_counter() - started
             )
             uow.remember(self.consumer, event.id)
+            handled.add(event.id)
 
     async def _handle_one(self, msg: Msg, event: IncomingEvent) -> None:
         try:
             async with self._uow_factory() as uow:
-                await self._apply(uow, msg, event)
+                await self._apply(uow, msg, event, await uow.seen_many(self.consumer, [event.id]))
                 await uow.commit()
         except PermanentError as exc:
             await self._dead_letter(msg, str(exc))
