@@ -31,6 +31,10 @@ class AlreadyExistsError(DomainError):
     """A thing with this identity exists already."""
 
 
+class DataLossError(DomainError):
+    """Stored data no longer matches what was recorded (a hash mismatch)."""
+
+
 class UnauthenticatedError(DomainError):
     """The caller did not say who it is."""
 

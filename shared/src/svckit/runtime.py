@@ -105,8 +105,16 @@ class ServiceRuntime(Generic[U]):
         self.metrics.add(worker.sample_lag)
         return worker
 
-    def serve_grpc(self, port: int, services: Sequence[Registration]) -> GrpcServer:
-        self.grpc = GrpcServer(self.settings.grpc_host, port, services)
+    def serve_grpc(
+        self,
+        port: int,
+        services: Sequence[Registration],
+        *,
+        max_message_bytes: int = 16 * 1024 * 1024,
+    ) -> GrpcServer:
+        self.grpc = GrpcServer(
+            self.settings.grpc_host, port, services, max_message_bytes=max_message_bytes
+        )
         return self.grpc
 
     def add_component(

@@ -37,7 +37,11 @@ def channel(target: str, *, deadline_seconds: float = 10.0) -> aio.Channel:
     return aio.insecure_channel(
         target,
         interceptors=[DefaultDeadline(deadline_seconds), *aio_client_interceptors()],
-        options=[("grpc.enable_retries", 1)],
+        options=[
+            ("grpc.enable_retries", 1),
+            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
+        ],
     )
 
 

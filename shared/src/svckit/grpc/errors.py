@@ -17,6 +17,7 @@ STATUS_FOR: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
     errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    errors.DataLossError: grpc.StatusCode.DATA_LOSS,
 }
 
 

@@ -20,8 +20,22 @@ Registration = tuple[Callable[[Any, aio.Server], None], Any, str]
 
 
 class GrpcServer:
-    def __init__(self, host: str, port: int, services: Sequence[Registration]) -> None:
-        self._server = aio.server(interceptors=[aio_server_interceptor(), DomainErrorInterceptor()])
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        services: Sequence[Registration],
+        *,
+        max_message_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        # gRPC's 4 MiB default would refuse evidence uploads the services allow.
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        self._server = aio.server(
+            interceptors=[aio_server_interceptor(), DomainErrorInterceptor()], options=options
+        )
         self._health = (
             health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         )

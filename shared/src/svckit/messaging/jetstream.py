@@ -103,8 +103,7 @@ async def ensure_pull_consumer(
         config.filter_subjects = filter_subjects
     elif filter_subjects:
         config.filter_subject = filter_subjects[0]
-    try:
-        await js.consumer_info(stream, durable)
-    except NotFoundError:
-        await js.add_consumer(stream, config=config)
+    # Create, or update an existing durable to this config (a service that now
+    # consumes more subjects must see them without deleting its consumer).
+    await js.add_consumer(stream, config=config)
     return await js.pull_subscribe_bind(durable=durable, stream=stream)

@@ -54,9 +54,14 @@ class WorkOrderAccepted(_message.Message):
     DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     ACCEPTED_AT_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
+    role: _work_order_pb2.OrderRole.ValueType
+    """Lead (主办) or assisting (协办) share, so consumers tell a case's progress from an assist's."""
+    dispatch_id: _builtins.str
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -69,10 +74,12 @@ class WorkOrderAccepted(_message.Message):
         department_id: _builtins.str = ...,
         actor: _common_pb2.Actor | None = ...,
         accepted_at: _timestamp_pb2.Timestamp | None = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
+        dispatch_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "actor", b"actor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "order_id", b"order_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "order_id", b"order_id", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -146,12 +153,14 @@ class WorkOrderReturned(_message.Message):
     RETURNED_AT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
     dispatch_id: _builtins.str
     reason: _work_order_pb2.ReturnReason.ValueType
     note: _builtins.str
+    role: _work_order_pb2.OrderRole.ValueType
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -167,10 +176,11 @@ class WorkOrderReturned(_message.Message):
         returned_at: _timestamp_pb2.Timestamp | None = ...,
         reason: _work_order_pb2.ReturnReason.ValueType = ...,
         note: _builtins.str = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "returned_at", b"returned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "note", b"note", "order_id", b"order_id", "reason", b"reason", "returned_at", b"returned_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "note", b"note", "order_id", b"order_id", "reason", b"reason", "returned_at", b"returned_at", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -190,10 +200,14 @@ class WorkOrderProgressed(_message.Message):
     NOTE_FIELD_NUMBER: _builtins.int
     EVIDENCE_FIELD_NUMBER: _builtins.int
     EVIDENCE_ITEMS_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
     note: _builtins.str
+    role: _work_order_pb2.OrderRole.ValueType
+    dispatch_id: _builtins.str
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -215,10 +229,12 @@ class WorkOrderProgressed(_message.Message):
         note: _builtins.str = ...,
         evidence: _abc.Iterable[_common_pb2.EvidenceRef] | None = ...,
         evidence_items: _abc.Iterable[_work_order_pb2.EvidenceItem] | None = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
+        dispatch_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "progressed_at", b"progressed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "evidence", b"evidence", "evidence_items", b"evidence_items", "note", b"note", "order_id", b"order_id", "progressed_at", b"progressed_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "evidence", b"evidence", "evidence_items", b"evidence_items", "note", b"note", "order_id", b"order_id", "progressed_at", b"progressed_at", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -239,6 +255,7 @@ class WorkOrderExtensionRequested(_message.Message):
     REQUESTED_AT_FIELD_NUMBER: _builtins.int
     REQUESTED_HOURS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
@@ -247,6 +264,7 @@ class WorkOrderExtensionRequested(_message.Message):
     requested_hours: _builtins.int
     """Working hours asked for beyond the current deadline."""
     reason: _builtins.str
+    role: _work_order_pb2.OrderRole.ValueType
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
     @_builtins.property
@@ -263,10 +281,11 @@ class WorkOrderExtensionRequested(_message.Message):
         requested_at: _timestamp_pb2.Timestamp | None = ...,
         requested_hours: _builtins.int = ...,
         reason: _builtins.str = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "requested_at", b"requested_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "extension_id", b"extension_id", "order_id", b"order_id", "reason", b"reason", "requested_at", b"requested_at", "requested_hours", b"requested_hours"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "extension_id", b"extension_id", "order_id", b"order_id", "reason", b"reason", "requested_at", b"requested_at", "requested_hours", b"requested_hours", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -285,6 +304,8 @@ class WorkOrderReopened(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     REWORK_COUNT_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
@@ -292,6 +313,8 @@ class WorkOrderReopened(_message.Message):
     verification_id: _builtins.str
     """The failed verification (audit's CaseRework) that reopened the order."""
     rework_count: _builtins.int
+    role: _work_order_pb2.OrderRole.ValueType
+    dispatch_id: _builtins.str
     @_builtins.property
     def reopened_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -304,10 +327,12 @@ class WorkOrderReopened(_message.Message):
         reason: _builtins.str = ...,
         verification_id: _builtins.str = ...,
         rework_count: _builtins.int = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
+        dispatch_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reopened_at", b"reopened_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "department_id", b"department_id", "order_id", b"order_id", "reason", b"reason", "reopened_at", b"reopened_at", "rework_count", b"rework_count", "verification_id", b"verification_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "order_id", b"order_id", "reason", b"reason", "reopened_at", b"reopened_at", "rework_count", b"rework_count", "role", b"role", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
