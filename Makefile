@@ -8,17 +8,19 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 SERVICES := detection intake dispatch workorders audit console
 
-.PHONY: help install run demo test unit e2e lint proto proto-check bench clean
+.PHONY: help install system-deps run demo test unit e2e lint proto proto-check bench bench-floor chaos clean
 
 help:
 	@echo "make run     start nats-server and every service (console http://127.0.0.1:8080)"
 	@echo "make demo    the same, plus the city simulator feeding detections"
 	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
-	@echo "make bench   the loop benchmark (detections/s, p50/p99)"
+	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop) and the loop benchmark"
+	@echo "make chaos   100 fault-injection episodes, then the history check (SEED=n)"
 
 install:
 	@python3 -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
+	@command -v npm >/dev/null 2>&1 && npm ci --prefix services/console/frontend --no-audit --no-fund --silent || echo "npm not found: the console will run without its map and charts"
 
 run: install
 	$(RUN) python -m cityops_tools.devstack
@@ -26,7 +28,18 @@ run: install
 demo: install
 	$(RUN) python -m cityops_tools.devstack --simulate
 
-test: install lint proto-check unit e2e
+test: install system-deps lint proto-check unit e2e
+
+# The console's browser tests drive Debian's Chromium (never a browser download);
+# the database tests start their own PostgreSQL from Debian's server binaries.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-noto-cjk"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
 
 unit: install
 	$(PYTEST) shared tools infra $(addprefix services/,$(SERVICES)) -q
@@ -49,7 +62,14 @@ proto-check: install
 	$(RUN) python tools/protogen.py --check
 
 bench: install
+	$(RUN) python bench/floor.py --messages 20000
 	$(RUN) python bench/loop.py --detections 5000
+
+bench-floor: install
+	$(RUN) python bench/floor.py --messages 20000
+
+chaos: install
+	$(RUN) python -m cityops_tools.chaos --episodes 100 --seed $${SEED:-7}
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache bench/results

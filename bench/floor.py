@@ -14,10 +14,10 @@ Prints figures; asserts nothing. Results go to docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import os
 import pstats
-import asyncio
 import sqlite3
 import sys
 import tempfile

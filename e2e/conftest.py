@@ -13,6 +13,7 @@ import pytest
 from cityops_tools.devstack import Ports, Stack
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+DEMO_PASSWORD = "e2e-demo-password"
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,7 @@ def stack(
         log_format="json",
         span_dir=root / "spans",
         log_dir=root / "logs",
+        extra_env={"CITYOPS_CONSOLE_DEMO_PASSWORD": DEMO_PASSWORD},
     )
     try:
         the_stack.start(timeout=120)

@@ -14,6 +14,7 @@ from cityops.audit.v1 import audit_service_pb2_grpc as audit_grpc
 from cityops.intake.v1 import case_pb2
 from cityops_tools.devstack import Stack
 from cityops_tools.loop import OPERATOR, LoopDriver
+from e2e.conftest import DEMO_PASSWORD
 from e2e.helpers import all_cases, eventually, read_spans
 from svckit.grpc.client import channel
 
@@ -85,7 +86,10 @@ async def test_a_detection_travels_the_whole_loop_to_closed(stack: Stack) -> Non
             reply = await audit.GetTimeline(
                 audit_pb.GetTimelineRequest(case_id=case.case_id), metadata=OPERATOR.metadata()
             )
-            types = [e.event_type for e in reply.entries]
+            # Audit follows each stream with its own consumer, so append order
+            # across streams is not causal; the events' own times are.
+            entries = sorted(reply.entries, key=lambda e: e.occurred_at.ToNanoseconds())
+            types = [e.event_type for e in entries]
             return types if "cityops.audit.v1.CaseClosed" in types else None
 
         types = await eventually(full_timeline)
@@ -95,13 +99,16 @@ async def test_a_detection_travels_the_whole_loop_to_closed(stack: Stack) -> Non
         )
         assert verdict.ok, verdict.problem
 
-        # The console shows it closed, with its timeline.
-        page = await http.get(
-            f"http://127.0.0.1:{stack.ports.console_http}/cases/{case.case_id}?lang=en"
+        # The console shows it closed, with its timeline, to a logged-in operator.
+        console = f"http://127.0.0.1:{stack.ports.console_http}"
+        login = await http.post(
+            f"{console}/api/session", json={"user_id": "operator", "password": DEMO_PASSWORD}
         )
+        assert login.status_code == 200, login.text
+        page = await http.get(f"{console}/cases/{case.case_id}?lang=en")
         assert page.status_code == 200
         assert "Closed" in page.text and "CaseClosed" in page.text
-        listing = await http.get(f"http://127.0.0.1:{stack.ports.console_http}/")
+        listing = await http.get(f"{console}/cases?lang=zh-CN")
         assert case.case_id in listing.text and "已结案" in listing.text
 
     # Every step's span is in the discovery trace or in a trace linked to it.
@@ -179,6 +186,10 @@ async def test_malformed_detections_get_4xx_and_publish_nothing(stack: Stack) ->
         good = {
             **POTHOLE,
             "source_event_id": f"good-{random.random()}",
+            # Elsewhere and another 小类, so fusion cannot join an earlier test's case.
+            "category_code": "E0101",
+            "latitude": 31.19,
+            "longitude": 121.42,
             "observed_at": datetime.now(UTC).isoformat(),
         }
         accepted = (await http.post(ingest_url(stack), json=good)).json()["detection_id"]

@@ -10,5 +10,5 @@ from dispatch.domain.reference import ReferenceData
 
 @pytest.fixture(scope="session")
 def shipped_reference() -> ReferenceData:
-    """The repository's config/: catalogue, sample city, departments, matrix."""
+    """The repository's config/: catalogue, sample city, departments, matrix, calendars, teams."""
     return load_reference()

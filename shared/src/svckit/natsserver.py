@@ -92,8 +92,11 @@ class NatsServer:
         monitor_port: int | None = None,
         log_file: Path | None = None,
         cluster: ClusterSpec | None = None,
+        extra_config: str | None = None,
     ) -> None:
         self.store_dir = store_dir
+        # Appended verbatim (accounts, users, permissions: see cityops_tools.natsauth).
+        self.extra_config = extra_config
         self.cluster = cluster
         self.port = port or free_port()
         self.mqtt_port = mqtt_port
@@ -122,6 +125,8 @@ class NatsServer:
             lines += self.cluster.config_lines(self.port)
         if self.mqtt_port:
             lines += ["mqtt {", "  host: 127.0.0.1", f"  port: {self.mqtt_port}", "}"]
+        if self.extra_config:
+            lines.append(self.extra_config.rstrip("\n"))
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 15.0) -> None:

@@ -9,10 +9,16 @@ with keyword arguments.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FromEnvironment = Literal["environment"]
+# Default of svckit's connection hooks (gRPC TLS, NATS credentials): read the
+# process's CITYOPS_* variables when the connection is made, so every process
+# of a deployment is configured the same way without code passing settings.
+FROM_ENVIRONMENT: FromEnvironment = "environment"
 
 
 def _common(name: str, default: object) -> Any:
@@ -42,6 +48,21 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = _common("stream_replicas", 1)
     # How long JetStream waits for an ack before redelivering (set on consumer creation).
     ack_wait_seconds: float = _common("ack_wait_seconds", 30.0)
+    # --- hardening (docs/security.md); all unset: plaintext gRPC, anonymous NATS ---
+    # gRPC mutual TLS: this service's certificate and key, and the CA that signs
+    # every peer's. All three or none.
+    tls_cert_file: Path | None = _common("tls_cert_file", None)
+    tls_key_file: Path | None = _common("tls_key_file", None)
+    tls_ca_file: Path | None = _common("tls_ca_file", None)
+    # With mTLS on, a plaintext port serving only grpc.health.v1 (kubelet probes
+    # cannot present a client certificate).
+    grpc_health_port: int | None = _common("grpc_health_port", None)
+    # Comma-separated peer services (certificate identities) allowed to assert a
+    # person's identity in metadata; empty: any authenticated peer.
+    trusted_identity_asserters: str = _common("trusted_identity_asserters", "")
+    # NATS user credentials: an NKey seed file, or a .creds file (JWT + seed).
+    nats_nkey_seed_file: Path | None = _common("nats_nkey_seed_file", None)
+    nats_creds_file: Path | None = _common("nats_creds_file", None)
     # Service-specific below; subclasses set their env prefix and defaults.
     database_url: str = ""
     grpc_port: int = 0

@@ -103,7 +103,13 @@ class Stack:
             "CITYOPS_CONSOLE_AUDIT_TARGET": p.grpc_target("audit"),
             "CITYOPS_CONSOLE_WORKORDERS_TARGET": p.grpc_target("workorders"),
             "CITYOPS_CONSOLE_DISPATCH_TARGET": p.grpc_target("dispatch"),
+            "CITYOPS_CONSOLE_DETECTION_TARGET": p.grpc_target("detection"),
+            # Demo users (operator, inspector, supervisor, auditor, admin, dept-<id>);
+            # the console prints their password once unless one is given.
+            "CITYOPS_CONSOLE_SEED_DEMO_USERS": "true",
             f"CITYOPS_{service.upper()}_METRICS_PORT": str(getattr(p, f"{service}_metrics")),
+            # Completion needs the photos uploaded through the service, not links.
+            "CITYOPS_WORKORDERS_REQUIRE_UPLOADED_EVIDENCE": "true",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
+
 from cityops.audit.v1 import audit_service_pb2 as audit_pb
 from cityops.audit.v1 import audit_service_pb2_grpc as audit_grpc
-from cityops.common.v1 import common_pb2
 from cityops.intake.v1 import case_pb2
 from cityops.intake.v1 import intake_service_pb2 as intake_pb
 from cityops.intake.v1 import intake_service_pb2_grpc as intake_grpc
 from cityops.workorders.v1 import work_order_pb2
 from cityops.workorders.v1 import workorders_service_pb2 as wo_pb
 from cityops.workorders.v1 import workorders_service_pb2_grpc as wo_grpc
+from cityops_tools.photos import field_photo
 from svckit.clock import new_id
 from svckit.grpc.client import channel
 from svckit.grpc.identity import Caller
@@ -110,26 +113,39 @@ class LoopDriver:
                 )
                 self.counts["accepted"] += 1
             else:
-                after = f"https://evidence.sample-city.example/orders/{order.order_id}/after.jpg"
-                await self._orders.CompleteWorkOrder(
-                    wo_pb.CompleteWorkOrderRequest(
-                        request_id=new_id(),
-                        order_id=order.order_id,
-                        note="已处置完毕 / fixed",
-                        evidence=[
-                            common_pb2.EvidenceRef(
-                                uri=after,
-                                sha256=hashlib.sha256(after.encode()).hexdigest(),
-                                media_type="image/jpeg",
-                                size_bytes=210_000,
-                            )
-                        ],
-                    ),
-                    metadata=worker.metadata(),
-                )
+                await self._complete_with_photos(order, worker)
                 self.counts["completed"] += 1
             actions += 1
         return actions
+
+    async def _complete_with_photos(self, order: work_order_pb2.WorkOrder, worker: Caller) -> None:
+        """Before and after photos taken on the spot (EXIF time and GPS), then 反馈."""
+        point = order.place.point
+        for kind, name in (
+            (work_order_pb2.EVIDENCE_KIND_BEFORE_PHOTO, "before.jpg"),
+            (work_order_pb2.EVIDENCE_KIND_AFTER_PHOTO, "after.jpg"),
+        ):
+            await self._orders.UploadEvidence(
+                wo_pb.UploadEvidenceRequest(
+                    request_id=f"{order.order_id}-{order.attempt}-{name}",
+                    order_id=order.order_id,
+                    file_name=name,
+                    media_type="image/jpeg",
+                    content=field_photo(
+                        latitude=point.latitude,
+                        longitude=point.longitude,
+                        taken_at=datetime.now(UTC),
+                    ),
+                    kind=kind,
+                ),
+                metadata=worker.metadata(),
+            )
+        await self._orders.CompleteWorkOrder(
+            wo_pb.CompleteWorkOrderRequest(
+                request_id=new_id(), order_id=order.order_id, note="已处置完毕 / fixed"
+            ),
+            metadata=worker.metadata(),
+        )
 
     async def _verify_and_close(self) -> int:
         reply = await self._intake.ListCases(
@@ -141,15 +157,21 @@ class LoopDriver:
         actions = 0
         for case in reply.cases:
             if case.state == case_pb2.CASE_STATE_COMPLETED:
-                await self._audit.VerifyCase(
-                    audit_pb.VerifyCaseRequest(
-                        request_id=f"verify-{case.case_id}",
-                        case_id=case.case_id,
-                        passed=True,
-                        note="现场核查通过",
-                    ),
-                    metadata=INSPECTOR.metadata(),
+                # Intake may report COMPLETED before audit has recorded the
+                # completion; FAILED_PRECONDITION then means "not yet": next pass.
+                verified = await _unless_not_yet(
+                    self._audit.VerifyCase(
+                        audit_pb.VerifyCaseRequest(
+                            request_id=f"verify-{case.case_id}",
+                            case_id=case.case_id,
+                            passed=True,
+                            note="现场核查通过",
+                        ),
+                        metadata=INSPECTOR.metadata(),
+                    )
                 )
+                if not verified:
+                    continue
                 self.counts["verified"] += 1
             else:
                 await self._audit.CloseCase(
@@ -163,3 +185,14 @@ class LoopDriver:
                 self.counts["closed"] += 1
             actions += 1
         return actions
+
+
+async def _unless_not_yet(call: Awaitable[object]) -> bool:
+    """Await a call; False when the service answers FAILED_PRECONDITION (not yet)."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            return False
+        raise
+    return True

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from audit.domain import rules
-from audit.domain.model import CaseRecord, CaseStatus, Party, Verification
+from audit.domain.model import CaseEffect, CaseRecord, CaseStatus, EventFacts, Party, Verification
 from svckit.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 
 NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
@@ -105,3 +105,72 @@ def test_required_text() -> None:
     assert rules.require_text("  r-1 ", "request_id") == "r-1"
     with pytest.raises(InvalidArgumentError, match="request_id is required"):
         rules.require_text(" ", "request_id")
+
+
+OPERATOR = Party("u-op", "D00-centre", "operator")
+
+
+def facts(effect: CaseEffect, **extra: object) -> EventFacts:
+    values: dict[str, object] = {
+        "event_id": "e",
+        "event_type": "t",
+        "subject": "s",
+        "producer": "p",
+        "case_id": "C-1",
+        "occurred_at": NOW,
+        "summary": "",
+        "payload_sha256": "",
+        "effect": effect,
+    }
+    values.update(extra)
+    return EventFacts(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("effect", "reason"),
+    [
+        (CaseEffect.REJECTED, "REJECTED"),
+        (CaseEffect.MERGED, "merged"),
+        (CaseEffect.BACKLOGGED, "BACKLOGGED"),
+    ],
+)
+def test_rejected_merged_and_backlogged_cases_close_without_verification(
+    effect: CaseEffect, reason: str
+) -> None:
+    case = CaseRecord("C-1")
+    rules.apply_event(case, facts(effect))
+    with pytest.raises(FailedPreconditionError, match=f"close it with reason {reason.upper()}"):
+        rules.close(case, OPERATOR, reason_code="RESOLVED", at=NOW)
+    with pytest.raises(PermissionDeniedError):
+        rules.close(case, INSPECTOR, reason_code=reason, at=NOW)
+    rules.close(case, OPERATOR, reason_code=reason, at=NOW)
+    assert (case.status, case.reason_code) == (CaseStatus.CLOSED, reason.upper())
+
+
+def test_a_state_reason_code_needs_that_state() -> None:
+    case = completed_case()
+    verify(case, INSPECTOR)
+    with pytest.raises(FailedPreconditionError, match="closes only a rejected case"):
+        rules.close(case, OPERATOR, reason_code="REJECTED", at=NOW)
+    with pytest.raises(FailedPreconditionError, match="closes only a backlogged case"):
+        rules.close(CaseRecord("C-2"), OPERATOR, reason_code="BACKLOGGED", at=NOW)
+
+
+def test_a_backlogged_case_dispatched_again_is_open_and_a_closed_one_stays_closed() -> None:
+    case = CaseRecord("C-1")
+    rules.apply_event(case, facts(CaseEffect.BACKLOGGED))
+    rules.apply_event(case, facts(CaseEffect.DISPATCHED))
+    assert case.status is CaseStatus.OPEN
+    rules.apply_event(case, facts(CaseEffect.REJECTED))
+    rules.close(case, OPERATOR, reason_code="REJECTED", at=NOW)
+    rules.apply_event(case, facts(CaseEffect.MERGED))
+    assert case.status is CaseStatus.CLOSED
+
+
+def test_a_completion_remembers_when_and_who() -> None:
+    case = CaseRecord("C-1")
+    done = facts(CaseEffect.COMPLETED, actor_user_id="u-d01", actor_department_id="D01")
+    assert rules.apply_event(case, done)
+    assert case.completed_at == NOW and case.disposers == [Party("u-d01", "D01")]
+    verify(case, INSPECTOR)
+    assert not rules.apply_event(case, done)

@@ -1,24 +1,47 @@
-"""The composition root: reference data, store, NATS, gRPC and the HTTP ingest."""
+"""The composition root: reference data, source configuration, store, NATS,
+gRPC, the HTTP ingest and the MQTT telemetry consumer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from cityops.detection.v1.detection_service_pb2_grpc import add_DetectionServiceServicer_to_server
+from detection.adapters.config_files import load_iot, load_sources
 from detection.config import NAME, DetectionSettings
+from detection.domain.iot import IotConfig
 from detection.domain.rules import IngestPolicy
+from detection.domain.vendors import SourceConfig
 from detection.entrypoints.grpc_api import SERVICE_NAME, DetectionServicer
 from detection.entrypoints.http_api import create_app
+from detection.entrypoints.telemetry_consumer import TelemetryConsumer
 from detection.service_layer.unit_of_work import DetectionUnitOfWork
 from svckit.http_server import HttpServer
-from svckit.reference import Catalogue, CityMap, default_catalogue_path, default_city_map_path
+from svckit.reference import (
+    Catalogue,
+    CityMap,
+    default_catalogue_path,
+    default_city_map_path,
+    default_config_dir,
+)
 from svckit.runtime import ServiceRuntime
 
 
 class DetectionRuntime(ServiceRuntime[DetectionUnitOfWork]):
-    """The runtime plus the ingest server, whose bound port (`http.port`) tests need."""
+    """The runtime plus the ingest server (whose bound port, `http.port`, tests
+    need) and the telemetry consumer."""
 
     http: HttpServer
+    telemetry: TelemetryConsumer
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Everything the service judges sources by, loaded and validated at start."""
+
+    policy: IngestPolicy
+    sources: SourceConfig
+    iot: IotConfig
 
 
 def load_policy(settings: DetectionSettings) -> IngestPolicy:
@@ -31,15 +54,35 @@ def load_policy(settings: DetectionSettings) -> IngestPolicy:
     )
 
 
-async def bootstrap(settings: DetectionSettings) -> DetectionRuntime:
+def load_reference(settings: DetectionSettings) -> Reference:
+    """The policy plus vendor maps, cameras and IoT rules, checked against it."""
     policy = load_policy(settings)
+    config_dir = settings.config_dir or default_config_dir()
+    return Reference(
+        policy=policy,
+        sources=load_sources(config_dir, policy.catalogue, policy.city),
+        iot=load_iot(config_dir, policy.catalogue, policy.city),
+    )
+
+
+async def bootstrap(settings: DetectionSettings) -> DetectionRuntime:
+    ref = load_reference(settings)
     runtime = DetectionRuntime(NAME, settings, DetectionUnitOfWork)
     await runtime.start_infrastructure()
     runtime.serve_grpc(
         settings.grpc_port,
         [(add_DetectionServiceServicer_to_server, DetectionServicer(runtime.uow), SERVICE_NAME)],
     )
-    app = create_app(uow=runtime.uow, policy=policy, max_body_bytes=settings.max_body_bytes)
+    app = create_app(
+        uow=runtime.uow,
+        policy=ref.policy,
+        max_body_bytes=settings.max_body_bytes,
+        sources=ref.sources,
+        iot=ref.iot,
+    )
+    runtime.telemetry = TelemetryConsumer(runtime.js, runtime.uow, ref.policy, ref.iot)
+    if settings.mqtt_telemetry:
+        runtime.add_component(runtime.telemetry.start, runtime.telemetry.stop)
     runtime.http = HttpServer(app, settings.http_host, settings.http_port)
     runtime.add_component(runtime.http.start, runtime.http.stop)
     return runtime

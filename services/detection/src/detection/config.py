@@ -25,3 +25,5 @@ class DetectionSettings(ServiceSettings):
     max_body_bytes: int = Field(1_000_000, gt=0)
     # Device clocks drift; beyond this a "future" observation is a wrong clock or a forgery.
     max_future_skew_seconds: int = Field(300, ge=0)
+    # Consume device telemetry that nats-server's MQTT listener puts on `iot.*.telemetry`.
+    mqtt_telemetry: bool = True

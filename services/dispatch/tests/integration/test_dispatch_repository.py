@@ -1,113 +1,204 @@
-"""Decisions on a real SQLite file: round trip, one per case, and one transaction with the outbox."""
+"""The stores on a real SQLite file: round trips with aware times, one case row per case,
+nothing kept without commit, and a decision with its outbox row in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from cityops.common.v1 import common_pb2
-from cityops.intake.v1 import case_pb2
-from cityops.intake.v1 import events_pb2 as intake_events
-from dispatch.adapters.tables import DispatchDecisionRow
-from dispatch.domain.model import DispatchRecord, Outcome
+from dispatch.adapters.tables import AssignmentRow, CaseRow
+from dispatch.domain.areas import Place
+from dispatch.domain.clock import SimulatedClock
+from dispatch.domain.escalation import EscalationKind, Timer, TimerStatus
+from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
+from dispatch.domain.oversight import Arbitration, ArbitrationOutcome, Extension, Pending
 from dispatch.domain.reference import ReferenceData
-from dispatch.service_layer import handlers
+from dispatch.domain.stages import Stage
+from dispatch.service_layer import catalogue, handlers
+from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from services.dispatch.tests.dispatch_testing import filed_case, incoming, local
 from svckit import db
-from svckit.clock import new_id, utcnow
-from svckit.messaging.envelope import IncomingEvent
-from svckit.messaging.subjects import CASE_DISPATCHED
+from svckit.messaging.subjects import CASE_DISPATCHED, CASE_FILED
 from svckit.tables import OutboxMessage
 
+AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
-def record(case_id: str, **fields: Any) -> DispatchRecord:
-    decided = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-    base = DispatchRecord(
-        dispatch_id=new_id(),
+
+def a_case(case_id: str) -> CaseFile:
+    return CaseFile(
         case_id=case_id,
         category_code="E0105",
-        district_code="D02",
-        outcome=Outcome.DISPATCHED,
-        decided_at=decided,
-        department_id="D02-transport",
-        rule_id="transport-default",
-        rule_version="2026.1",
-        handling_hours=24,
-        deadline=decided + timedelta(hours=24),
+        place=Place("D02", "D02S01", "D02S01G01", (31.23, 121.45)),
+        title="路面坑洞",
+        urgency="immediate",
+        state=CaseState.DISPATCHED,
+        received_at=AT,
+        updated_at=AT,
+        attempt=2,
+        returns=1,
+        returned_by=["D02-transport"],
         origin_traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        verification_deadline=AT + timedelta(hours=3),
     )
-    return replace(base, **fields)
 
 
-async def test_a_decision_round_trips_with_aware_times(sqlite_engine: AsyncEngine) -> None:
-    stored = record("C-1")
-    unroutable = record(
-        "C-2",
-        outcome=Outcome.UNROUTABLE,
-        department_id="",
-        rule_id="",
-        rule_version="",
-        handling_hours=0,
-        deadline=None,
-        reason="no rule",
+def an_assignment(dispatch_id: str, case_id: str = "C-1", **fields: object) -> Assignment:
+    made = Assignment(
+        dispatch_id=dispatch_id,
+        case_id=case_id,
+        department_id="D02-transport",
+        role=Role.LEAD,
+        attempt=1,
+        rule_id="transport-default",
+        rule_version="1",
+        dispatched_at=AT,
+        deadline=AT + timedelta(hours=24),
+        lead_department_id="D02-transport",
+        team_id="D02-transport-road",
+        lost=timedelta(minutes=90),
+    )
+    for key, value in fields.items():
+        setattr(made, key, value)
+    return made
+
+
+async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEngine) -> None:
+    case = a_case("C-1")
+    lead, assist = an_assignment("D-1"), an_assignment("D-2", role=Role.ASSIST, order=1)
+    timer = Timer(
+        "T-1", "C-1", "D-1", "D02-transport", Stage.DISPOSAL, EscalationKind.BREACH, 2, AT, AT, AT
+    )
+    extension = Extension(
+        "X-1", "C-1", "D-1", "WO-1", "D02-transport", timedelta(hours=8), "等待", AT
+    )
+    arbitration = Arbitration(
+        "ARB-1",
+        "C-1",
+        AT,
+        "returned 3 times",
+        ["D02-transport"],
+        Pending.DECIDED,
+        ArbitrationOutcome.TERRITORIAL,
+        "D02-street_office",
+        "sup",
+        AT,
+        "属地",
+        {"D02-transport": timedelta(hours=1.5)},
     )
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        uow.decisions.add(stored)
-        uow.decisions.add(unroutable)
+        await uow.cases.save(case)
+        await uow.assignments.save(lead)
+        await uow.assignments.save(assist)
+        await uow.timers.save(timer)
+        await uow.extensions.save(extension)
+        await uow.arbitrations.save(arbitration)
         await uow.commit()
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        assert await uow.decisions.for_case("C-1") == stored
-        assert await uow.decisions.for_case("C-2") == unroutable
-        assert await uow.decisions.for_case("C-3") is None
+        assert await uow.cases.get("C-1") == case
+        assert await uow.assignments.for_case("C-1") == [lead, assist]
+        assert await uow.timers.of(case_id="C-1") == [timer]
+        assert await uow.extensions.get("X-1") == extension
+        assert await uow.arbitrations.pending_for("C-1") is None  # decided
+        assert await uow.cases.get("C-404") is None
+        assert await uow.assignments.last_team("D02-transport") == "D02-transport-road"
+        assert await uow.assignments.team_loads("D02-transport") == {"D02-transport-road": 2}
 
 
-async def test_a_case_has_at_most_one_decision(sqlite_engine: AsyncEngine) -> None:
+async def test_claiming_takes_only_due_pending_timers(sqlite_engine: AsyncEngine) -> None:
+    def timer(timer_id: str, fire_at: datetime, status: TimerStatus) -> Timer:
+        return Timer(
+            timer_id,
+            "C-1",
+            "D-1",
+            "",
+            Stage.DISPOSAL,
+            EscalationKind.BREACH,
+            1,
+            fire_at,
+            AT,
+            AT,
+            status,
+        )
+
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        uow.decisions.add(record("C-1"))
+        await uow.timers.save(timer("due", AT, TimerStatus.PENDING))
+        await uow.timers.save(timer("later", AT + timedelta(hours=1), TimerStatus.PENDING))
+        await uow.timers.save(timer("fired", AT, TimerStatus.FIRED))
         await uow.commit()
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        uow.decisions.add(record("C-1", department_id="D02-street_office"))
-        with pytest.raises(IntegrityError):
-            await uow.commit()
+        assert [t.timer_id for t in await uow.timers.claim_due(AT, 10)] == ["due"]
+        assert await uow.timers.cancel(case_id="C-1") == 2
+        await uow.commit()
+    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+        assert await uow.timers.claim_due(AT + timedelta(days=1), 10) == []
 
 
 async def test_without_commit_nothing_is_kept(sqlite_engine: AsyncEngine) -> None:
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        uow.decisions.add(record("C-1"))
+        await uow.cases.save(a_case("C-1"))
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        assert await uow.decisions.for_case("C-1") is None
+        assert await uow.cases.get("C-1") is None
 
 
-async def test_handler_writes_decision_and_event_in_one_transaction(
+async def test_a_dispatch_id_is_recorded_once(sqlite_engine: AsyncEngine) -> None:
+    async with db.session_factory(sqlite_engine)() as session:
+        for _ in range(2):
+            session.add(
+                AssignmentRow(
+                    dispatch_id="D-1",
+                    case_id="C-1",
+                    department_id="x",
+                    role="lead",
+                    attempt=1,
+                    dispatched_at=AT,
+                    deadline=AT,
+                    status=AssignmentStatus.ACTIVE.value,
+                )
+            )
+        with pytest.raises(IntegrityError):
+            await session.commit()
+
+
+async def test_handler_writes_case_assignment_timers_and_event_in_one_transaction(
     sqlite_engine: AsyncEngine, shipped_reference: ReferenceData
 ) -> None:
-    case = case_pb2.Case(
-        case_id="C-9",
-        category_code="E0403",
-        place=common_pb2.Place(district_code="D01"),
-        title="燃气泄漏",
+    ctx = DispatchContext(
+        reference=shipped_reference, clock=SimulatedClock(local(2026, 3, 2, 10, 0))
     )
-    event = IncomingEvent(
-        id="evt-1",
-        type="cityops.intake.v1.CaseFiled",
-        source="/cityops/intake",
-        subject="cityops.intake.case.filed",
-        case_id="C-9",
-        time=utcnow(),
-        message=intake_events.CaseFiled(case=case),
-        headers={},
-    )
+    await catalogue.seed_from_file(DispatchUnitOfWork(sqlite_engine, "dispatch"), ctx)
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
-        await handlers.on_case_filed(event, uow, reference=shipped_reference)
+        await handlers.on_intake_event(
+            incoming(filed_case("C-9", "E0403", district="D01", point=None), CASE_FILED),
+            uow,
+            ctx=ctx,
+        )
         await uow.commit()
     async with db.session_factory(sqlite_engine)() as session:
-        rows = (await session.exec(select(DispatchDecisionRow))).all()
+        cases = (await session.exec(select(CaseRow))).all()
+        rows = (await session.exec(select(AssignmentRow))).all()
         outbox = (await session.exec(select(OutboxMessage))).all()
-    assert [(r.case_id, r.department_id, r.handling_hours) for r in rows] == [("C-9", "D01-gas", 1)]
+    assert [(c.case_id, c.state) for c in cases] == [("C-9", "dispatched")]
+    assert [(r.case_id, r.department_id, r.rule_id) for r in rows] == [
+        ("C-9", "D01-gas", "gas-leak-emergency")
+    ]
     assert [(o.subject, o.case_id) for o in outbox] == [(CASE_DISPATCHED, "C-9")]
+
+
+async def test_the_file_is_imported_once_and_changes_become_new_versions(
+    sqlite_engine: AsyncEngine, shipped_reference: ReferenceData
+) -> None:
+    clock = SimulatedClock(local(2026, 3, 2, 10, 0))
+    ctx = DispatchContext(reference=shipped_reference, clock=clock)
+    uow = lambda: DispatchUnitOfWork(sqlite_engine, "dispatch")  # noqa: E731
+    assert await catalogue.seed_from_file(uow(), ctx) == 12
+    assert await catalogue.seed_from_file(uow(), ctx) == 0
+    async with uow() as session:
+        history = await session.rules.all()
+    first = {v.rule_id: v for v in history}
+    assert first["D02-bike-parking-2026"].rule.effective_from.isoformat() == "2026-01-01"
+    assert {v.source for v in history} == {"yaml:2026.2"}

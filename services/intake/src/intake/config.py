@@ -1,6 +1,8 @@
-"""Intake's settings: the shared ones plus its gRPC port (CITYOPS_INTAKE_*)."""
+"""Intake's settings: the shared ones plus its gRPC port and policy file (CITYOPS_INTAKE_*)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
 
@@ -15,3 +17,5 @@ class IntakeSettings(ServiceSettings):
     )
 
     grpc_port: int = 50051
+    # The confidence policy and fusion rules; default <config_dir>/intake/policy.yaml.
+    policy_file: Path | None = None

@@ -1,9 +1,10 @@
-"""Intake's handlers on a real SQLite unit of work (no NATS: the outbox shows what
-would be published)."""
+"""Intake's event handlers on a real SQLite unit of work (no NATS: the outbox shows
+what would be published)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf.message import Message
@@ -11,80 +12,97 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
+from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.common.v1 import common_pb2
-from cityops.detection.v1 import detection_pb2
 from cityops.detection.v1 import events_pb2 as detection_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
-from cityops.intake.v1 import events_pb2
+from cityops.intake.v1 import case_pb2, events_pb2
 from intake.adapters import tables  # noqa: F401  (registers the tables)
-from intake.adapters.tables import CaseRow
-from intake.domain.commands import FileByHand
+from intake.adapters.subjects import (
+    CASE_CORROBORATED,
+    CASE_FILED,
+    CASE_REJECTED,
+    DETECTION_DISCARDED,
+)
+from intake.adapters.tables import CaseRow, DiscardRow, FusionEntryRow
 from intake.domain.filing import Reference
-from intake.domain.model import CaseQuery, CaseState
-from intake.service_layer import handlers
+from intake.domain.model import CaseState, RejectReason
+from intake.service_layer import handlers, queries
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 from svckit import db
-from svckit.errors import NotFoundError, PermanentError, PermissionDeniedError
-from svckit.grpc.identity import Caller
 from svckit.messaging.envelope import IncomingEvent, unwrap, wrap
-from svckit.messaging.subjects import CASE_DISPATCHED, CASE_FILED, DETECTION_REPORTED
+from svckit.messaging.subjects import (
+    CASE_CLOSED,
+    CASE_DISPATCHED,
+    DETECTION_REPORTED,
+    subject,
+)
 from svckit.tables import OutboxMessage
 
-OPERATOR = Caller(user_id="op-1", role="operator")
+Report = Callable[..., detection_events.DetectionReported]
+Near = Callable[..., tuple[float, float]]
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+DETECTION_WITHDRAWN = subject("detection", "detection", "withdrawn")
 
 
 def uow(engine: AsyncEngine) -> IntakeUnitOfWork:
     return IntakeUnitOfWork(engine, "intake")
 
 
-def event(message: Message, subject: str, service: str, case_id: str = "") -> IncomingEvent:
-    env = wrap(message, service=service, subject=subject, case_id=case_id)
-    return unwrap(subject, env.headers(), env.body)
+def event(message: Message, subject_: str, service: str, case_id: str = "") -> IncomingEvent:
+    env = wrap(message, service=service, subject=subject_, case_id=case_id)
+    return unwrap(subject_, env.headers(), env.body)
 
 
-def reported(
-    point: tuple[float, float], detection_id: str = "det-1", code: str = "C0101"
-) -> IncomingEvent:
-    detection = detection_pb2.Detection(
-        detection_id=detection_id,
-        source_id="cam-7",
-        category_code=code,
-        urgency=common_pb2.URGENCY_IMMEDIATE,
-        place=common_pb2.Place(point=common_pb2.GeoPoint(latitude=point[0], longitude=point[1])),
-    )
-    return event(
-        detection_events.DetectionReported(detection=detection), DETECTION_REPORTED, "detection"
-    )
+def detected(message: Message) -> IncomingEvent:
+    return event(message, DETECTION_REPORTED, "detection")
 
 
 async def deliver(
-    engine: AsyncEngine, incoming: IncomingEvent, ref: Reference | None = None
+    engine: AsyncEngine, *incoming: IncomingEvent, ref: Reference | None = None
 ) -> None:
-    """What the pull worker does: the handler inside a transaction, then commit."""
+    """What the pull worker does: a fetched batch's handlers in one transaction, then commit."""
     async with uow(engine) as work:
-        if ref is not None:
-            await handlers.on_detection_reported(incoming, work, ref=ref)
-        else:
-            await handlers.on_case_progress(incoming, work)
+        for one in incoming:
+            if one.subject.startswith("cityops.detection."):
+                assert ref is not None
+                await handlers.on_detection_event(one, work, ref=ref)
+            else:
+                await handlers.on_case_progress(one, work)
         await work.commit()
 
 
-async def outbox(engine: AsyncEngine) -> list[OutboxMessage]:
+async def outbox(engine: AsyncEngine, subject_: str | None = None) -> list[OutboxMessage]:
     async with db.session_factory(engine)() as session:
-        return list((await session.exec(select(OutboxMessage))).all())
+        rows = list((await session.exec(select(OutboxMessage))).all())
+    return [r for r in rows if subject_ is None or r.subject == subject_]
 
 
-async def cases(engine: AsyncEngine) -> list[CaseRow]:
+async def rows(engine: AsyncEngine, table: type[CaseRow | DiscardRow | FusionEntryRow]) -> list:  # type: ignore[type-arg]
     async with db.session_factory(engine)() as session:
-        return list((await session.exec(select(CaseRow))).all())
+        return list((await session.exec(select(table))).all())
+
+
+async def all_cases(engine: AsyncEngine) -> list[case_pb2.Case]:
+    from intake.adapters.case_protos import case_to_proto
+    from intake.domain.model import CaseQuery
+
+    page = await queries.list_cases(CaseQuery(limit=500), uow(engine))
+    return [case_to_proto(c) for c in page.cases]
+
+
+# --- filing, once --------------------------------------------------------------------
 
 
 async def test_a_detection_files_one_case_even_when_sent_again_as_a_new_event(
-    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, reported(inside), ref)
-    await deliver(sqlite_engine, reported(inside), ref)  # same detection, new ce-id
-    [row] = await cases(sqlite_engine)
+    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)
+    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)  # new ce-id
+    [row] = await rows(sqlite_engine, CaseRow)
     assert row.state == "filed" and row.case_id.startswith("case-")
     assert row.title.startswith("上水井盖 · ") and row.district_code
     assert row.urgency == common_pb2.URGENCY_IMMEDIATE
@@ -92,54 +110,361 @@ async def test_a_detection_files_one_case_even_when_sent_again_as_a_new_event(
     assert sent.subject == CASE_FILED and sent.case_id == row.case_id
     filed = events_pb2.CaseFiled.FromString(sent.body)
     assert filed.case.case_id == row.case_id and list(filed.case.detection_ids) == ["det-1"]
+    assert filed.case.certainty == 0.9 and len(filed.case.evidence) == 1
+    assert not filed.HasField("filed_by")
 
 
-async def test_a_detection_of_an_unknown_category_is_dead_lettered(
-    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+async def test_policy_bands_file_queue_and_discard(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
 ) -> None:
-    with pytest.raises(PermanentError, match="unknown category"):
-        await deliver(sqlite_engine, reported(inside, code="Z9999"), ref)
-    assert await cases(sqlite_engine) == []
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(inside, "det-auto", confidence=0.9)),
+        detected(detection_report(near(inside, 500), "det-review", confidence=0.6)),
+        detected(detection_report(near(inside, 1000), "det-low", confidence=0.2)),
+        detected(detection_report(near(inside, 1500), "det-unknown", code="Z9999")),
+        ref=ref,
+    )
+    by_detection = {c.detection_ids[0]: c for c in await all_cases(sqlite_engine)}
+    assert set(by_detection) == {"det-auto", "det-review"}
+    assert by_detection["det-auto"].state == case_pb2.CASE_STATE_FILED
+    assert by_detection["det-review"].state == case_pb2.CASE_STATE_TRIAGE
+    [filed] = await outbox(sqlite_engine, CASE_FILED)
+    assert filed.case_id == by_detection["det-auto"].case_id  # triage publishes no CaseFiled
+    discards = {r.detection_id: r for r in await rows(sqlite_engine, DiscardRow)}
+    assert discards["det-low"].reason == "below_threshold" and discards["det-low"].threshold == 0.5
+    assert discards["det-unknown"].reason == "unknown_category"
+    published = [
+        events_pb2.DetectionDiscarded.FromString(m.body)
+        for m in await outbox(sqlite_engine, DETECTION_DISCARDED)
+    ]
+    low = next(e for e in published if e.detection_id == "det-low")
+    assert (low.category_code, low.confidence, low.threshold) == ("C0101", 0.2, 0.5)
+    assert low.reason == events_pb2.DISCARD_REASON_BELOW_THRESHOLD and low.source_kind == "video_ai"
+    # A discarded detection sent again is not discarded (or filed) twice:
+    await deliver(
+        sqlite_engine, detected(detection_report(inside, "det-low", confidence=0.2)), ref=ref
+    )
+    assert len(await outbox(sqlite_engine, DETECTION_DISCARDED)) == 2
+    found, total = await queries.list_discards(0, 10, uow(sqlite_engine))
+    assert total == 2 and {d.detection_id for d in found} == {"det-low", "det-unknown"}
+
+
+# --- fusion ----------------------------------------------------------------------------
+
+SOURCES = (("cam-1", "video_ai"), ("cam-2", "video_ai"), ("cam-3", "video_ai"), ("uav-1", "drone"))
+
+
+def pothole_sightings(
+    report: Report, near: Near, site: tuple[float, float], *, spacing_m: float, every: timedelta
+) -> list[IncomingEvent]:
+    """100 detections of a pothole from three cameras and a drone."""
+    out = []
+    for i in range(100):
+        source, kind = SOURCES[i % 4]
+        point = near(site, spacing_m * i if spacing_m else (i % 7) * 2.0, (i % 5) * 1.5)
+        out.append(
+            detected(
+                report(
+                    point,
+                    f"det-{i:03d}",
+                    code="E0105",
+                    source_id=source,
+                    kind=kind,
+                    observed_at=T0 + every * i,
+                    confidence=0.8 + (i % 10) / 100,
+                )
+            )
+        )
+    return out
+
+
+async def deliver_in_batches(
+    engine: AsyncEngine, ref: Reference, events: list[IncomingEvent], size: int = 16
+) -> None:
+    for start in range(0, len(events), size):
+        await deliver(engine, *events[start : start + size], ref=ref)
+
+
+async def test_one_pothole_seen_100_times_by_three_cameras_and_a_drone_is_one_case(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    sightings = pothole_sightings(
+        detection_report, near, inside, spacing_m=0, every=timedelta(seconds=5)
+    )
+    await deliver_in_batches(sqlite_engine, ref, sightings)
+    [case] = await all_cases(sqlite_engine)
+    assert case.detection_count == 100 and len(case.detection_ids) == 100
+    assert set(case.detection_ids) == {f"det-{i:03d}" for i in range(100)}
+    assert len(case.evidence) == 100 and case.state == case_pb2.CASE_STATE_FILED
+    # Each witness counts once, with its best score (0.88, 0.89, 0.88, 0.89):
+    assert case.certainty == pytest.approx(1 - 0.12 * 0.11 * 0.12 * 0.11, abs=1e-6)
+    assert len(await outbox(sqlite_engine, CASE_FILED)) == 1
+    corroborations = [
+        events_pb2.CaseCorroborated.FromString(m.body)
+        for m in await outbox(sqlite_engine, CASE_CORROBORATED)
+    ]
+    assert len(corroborations) == 99
+    assert [c.detection_count for c in corroborations] == list(range(2, 101))
+    assert {c.case_id for c in corroborations} == {case.case_id}
+
+
+async def test_the_same_outside_the_radius_opens_separate_cases(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    sightings = pothole_sightings(
+        detection_report, near, inside, spacing_m=40, every=timedelta(seconds=5)
+    )
+    await deliver_in_batches(sqlite_engine, ref, sightings)
+    cases = await all_cases(sqlite_engine)
+    assert len(cases) == 100 and all(c.detection_count == 1 for c in cases)
+    assert await outbox(sqlite_engine, CASE_CORROBORATED) == []
+
+
+async def test_the_same_outside_the_window_opens_separate_cases(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    window = ref.policy.fusion(ref.catalogue.get("E0105")).window
+    sightings = pothole_sightings(
+        detection_report, near, inside, spacing_m=0, every=window + timedelta(seconds=1)
+    )
+    await deliver_in_batches(sqlite_engine, ref, sightings)
+    assert len(await all_cases(sqlite_engine)) == 100
+
+
+async def test_corroboration_files_a_triage_case_and_a_weak_one_is_not_evidence(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(inside, "d1", source_id="cam-1", confidence=0.6)),
+        ref=ref,
+    )
+    [queued] = await all_cases(sqlite_engine)
+    assert queued.state == case_pb2.CASE_STATE_TRIAGE
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(near(inside, 10), "d2", source_id="cam-1", confidence=0.65)),
+        ref=ref,
+    )
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(near(inside, 5), "d3", source_id="cam-9", confidence=0.3)),
+        ref=ref,
+    )
+    [still] = await all_cases(sqlite_engine)
+    assert (still.state, still.detection_count) == (case_pb2.CASE_STATE_TRIAGE, 2)
+    assert len(await outbox(sqlite_engine, DETECTION_DISCARDED)) == 1  # d3: below review
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(near(inside, 3), "d4", source_id="cam-2", confidence=0.6)),
+        ref=ref,
+    )
+    [filed] = await all_cases(sqlite_engine)
+    assert filed.state == case_pb2.CASE_STATE_FILED and filed.certainty == pytest.approx(0.86)
+    [published] = await outbox(sqlite_engine, CASE_FILED)
+    event_case = events_pb2.CaseFiled.FromString(published.body).case
+    assert list(event_case.detection_ids) == ["d1", "d2", "d4"]
+
+
+async def test_a_cap_update_joins_the_case_of_the_alert_it_supersedes(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    await deliver(
+        sqlite_engine, detected(detection_report(inside, "alert-1", code="E0105")), ref=ref
+    )
+    update = detection_report(near(inside, 900), "alert-2", code="E0105", supersedes="alert-1")
+    await deliver(sqlite_engine, detected(update), ref=ref)
+    [case] = await all_cases(sqlite_engine)
+    assert list(case.detection_ids) == ["alert-1", "alert-2"]
+
+
+async def test_a_component_fuses_on_its_id_wherever_it_is_reported(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(inside, "s1", kind="iot", source_id="tilt-1", confidence=0)),
+        detected(
+            detection_report(near(inside, 200), "s2", kind="iot", source_id="tilt-1", confidence=0)
+        ),
+        detected(detection_report(near(inside, 300), "c1", component_id="cover-8")),
+        detected(detection_report(near(inside, 900), "c2", component_id="cover-8")),
+        ref=ref,
+    )
+    groups = sorted(sorted(c.detection_ids) for c in await all_cases(sqlite_engine))
+    assert groups == [["c1", "c2"], ["s1", "s2"]]
+
+
+async def test_a_closed_case_is_not_joined_again(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+) -> None:
+    await deliver(sqlite_engine, detected(detection_report(inside, "d1")), ref=ref)
+    [case] = await all_cases(sqlite_engine)
+    closed = audit_events.CaseClosed(case_id=case.case_id, closed_at=stamp(T0))
+    await deliver(sqlite_engine, event(closed, CASE_CLOSED, "audit", case.case_id))
+    assert await rows(sqlite_engine, FusionEntryRow) == []
+    await deliver(sqlite_engine, detected(detection_report(inside, "d2")), ref=ref)
+    assert len(await all_cases(sqlite_engine)) == 2
+
+
+# --- withdrawal -----------------------------------------------------------------------
+
+
+def withdrawn(detection_id: str, *, cleared: bool = False) -> IncomingEvent:
+    kind = (
+        detection_events.WITHDRAWAL_KIND_CLEARED
+        if cleared
+        else detection_events.WITHDRAWAL_KIND_CANCELLED
+    )
+    message = detection_events.DetectionWithdrawn(
+        detection_id=detection_id, reason="CAP Cancel", withdrawn_at=stamp(T0), kind=kind
+    )
+    return event(message, DETECTION_WITHDRAWN, "detection")
+
+
+async def test_a_triage_case_whose_detections_are_cancelled_is_rejected_as_withdrawn(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    await deliver(sqlite_engine, detected(detection_report(inside, "d1", confidence=0.6)), ref=ref)
+    await deliver(
+        sqlite_engine, detected(detection_report(near(inside, 5), "d2", confidence=0.55)), ref=ref
+    )
+    await deliver(sqlite_engine, withdrawn("d1"), ref=ref)
+    [case] = await all_cases(sqlite_engine)
+    assert case.state == case_pb2.CASE_STATE_TRIAGE and list(case.withdrawn_detection_ids) == ["d1"]
+    assert case.certainty == 0.55
+    await deliver(sqlite_engine, withdrawn("d2"), ref=ref)
+    await deliver(sqlite_engine, withdrawn("d2"), ref=ref)  # again: nothing more
+    [case] = await all_cases(sqlite_engine)
+    assert case.state == case_pb2.CASE_STATE_REJECTED
+    assert case.reject_reason == case_pb2.REJECT_REASON_WITHDRAWN
+    assert set(case.detection_ids) == {"d1", "d2"}  # still linked, for the record
+    [published] = await outbox(sqlite_engine, CASE_REJECTED)
+    rejection = events_pb2.CaseRejected.FromString(published.body)
+    assert rejection.previous_state == case_pb2.CASE_STATE_TRIAGE
+    assert rejection.rejected_by.role == common_pb2.ACTOR_ROLE_SYSTEM
+
+
+async def test_a_filed_case_keeps_going_and_a_cleared_alarm_keeps_its_triage_case(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(inside, "filed")),
+        detected(detection_report(near(inside, 800), "queued", confidence=0.6)),
+        ref=ref,
+    )
+    await deliver(sqlite_engine, withdrawn("filed"), withdrawn("queued", cleared=True), ref=ref)
+    states = {c.detection_ids[0]: c for c in await all_cases(sqlite_engine)}
+    assert states["filed"].state == case_pb2.CASE_STATE_FILED
+    assert list(states["filed"].withdrawn_detection_ids) == ["filed"]
+    assert states["queued"].state == case_pb2.CASE_STATE_TRIAGE
+    assert await outbox(sqlite_engine, CASE_REJECTED) == []
+
+
+async def test_a_withdrawal_before_its_report_leaves_a_discard_not_a_case(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+) -> None:
+    await deliver(sqlite_engine, withdrawn("early"), ref=ref)
+    await deliver(sqlite_engine, detected(detection_report(inside, "early")), ref=ref)
+    assert await all_cases(sqlite_engine) == []
+    [discard] = await rows(sqlite_engine, DiscardRow)
+    assert (discard.detection_id, discard.reason) == ("early", "withdrawn")
+
+
+async def test_one_batch_sees_its_own_new_cases_links_and_discards(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    near: Near,
+) -> None:
+    """The detection handler runs without autoflush; within one fetched batch a
+    resend, a corroboration and a withdrawal still find what came before them."""
+    await deliver(
+        sqlite_engine,
+        detected(detection_report(inside, "b1", confidence=0.6)),
+        detected(detection_report(inside, "b1", confidence=0.6)),  # resent, new event id
+        detected(detection_report(near(inside, 4), "b2", confidence=0.6)),
+        detected(detection_report(near(inside, 900), "low", confidence=0.1)),
+        detected(detection_report(near(inside, 900), "low", confidence=0.1)),
+        withdrawn("b1"),
+        withdrawn("b2"),
+        ref=ref,
+    )
+    [case] = await all_cases(sqlite_engine)
+    assert sorted(case.detection_ids) == ["b1", "b2"] and case.detection_count == 2
+    assert case.state == case_pb2.CASE_STATE_REJECTED
+    assert [r.detection_id for r in await rows(sqlite_engine, DiscardRow)] == ["low"]
+
+
+# --- progress --------------------------------------------------------------------------
+
+
+def stamp(when: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(when)
+    return out
 
 
 async def test_progress_moves_the_case_and_an_unknown_case_is_ignored(
-    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, reported(inside), ref)
-    [row] = await cases(sqlite_engine)
-    at = Timestamp()
-    at.FromDatetime(datetime(2024, 5, 1, 10, tzinfo=UTC))
+    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)
+    [row] = await rows(sqlite_engine, CaseRow)
     dispatched = dispatch_events.CaseDispatched(
-        case_id=row.case_id, department_id="dept-water", dispatched_at=at, deadline=at
+        case_id=row.case_id, department_id="dept-water", dispatched_at=stamp(T0), deadline=stamp(T0)
     )
     await deliver(sqlite_engine, event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id))
     dispatched.case_id = "case-nobody-knows"
     await deliver(sqlite_engine, event(dispatched, CASE_DISPATCHED, "dispatch"))
-    case = await handlers.get_case(row.case_id, uow(sqlite_engine))
+    case = await queries.get_case(row.case_id, uow(sqlite_engine))
     assert case.state is CaseState.DISPATCHED and case.lead_department_id == "dept-water"
-    assert len(await cases(sqlite_engine)) == 1
-
-
-async def test_create_case_twice_with_one_request_id_files_once(
-    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
-) -> None:
-    cmd = FileByHand("req-1", "C0101", "", inside[0], inside[1], common_pb2.URGENCY_EXPECTED)
-    first = await handlers.create_case(cmd, OPERATOR, uow(sqlite_engine), ref)
-    again = await handlers.create_case(cmd, OPERATOR, uow(sqlite_engine), ref)
-    assert again == first and first.case.state != 0
-    assert len(await cases(sqlite_engine)) == 1 and len(await outbox(sqlite_engine)) == 1
-    page = await handlers.list_cases(CaseQuery(), uow(sqlite_engine))
-    assert [c.case_id for c in page.cases] == [first.case.case_id]
-    assert page.cases[0].filed_by == "op-1"
-
-
-async def test_create_case_refuses_a_department_user_and_get_case_unknown_is_not_found(
-    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
-) -> None:
-    cmd = FileByHand("req-1", "C0101", "", inside[0], inside[1], 2)
-    department = Caller(user_id="d-1", role="department_user", department_id="dept-water")
-    with pytest.raises(PermissionDeniedError):
-        await handlers.create_case(cmd, department, uow(sqlite_engine), ref)
-    with pytest.raises(NotFoundError):
-        await handlers.get_case("case-missing", uow(sqlite_engine))
-    assert await cases(sqlite_engine) == [] and await outbox(sqlite_engine) == []
+    assert len(await rows(sqlite_engine, CaseRow)) == 1
+    assert case.reject_reason is None and RejectReason.WITHDRAWN.value == "withdrawn"

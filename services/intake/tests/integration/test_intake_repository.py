@@ -1,4 +1,4 @@
-"""The case repository on a real SQLite file."""
+"""The case repository and fusion index on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.adapters import tables  # noqa: F401  (registers the tables)
-from intake.domain.model import Case, CaseQuery, CaseState, FilingSource, Place
+from intake.domain.commands import FileFromDetection
+from intake.domain.fusion import FusionEntry, Sighting
+from intake.domain.model import Case, CaseQuery, CaseState, Evidence, FilingSource, Place
+from intake.domain.policy import FusionRule
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+RULE = FusionRule(radius_m=30, window=timedelta(minutes=10), match_component=True)
 
 
-def a_case(n: int, state: CaseState = CaseState.FILED, detections: int = 1) -> Case:
+def a_case(n: int, state: CaseState = CaseState.FILED) -> Case:
     return Case(
         case_id=f"case-{n:03d}",
         category_code="C0101",
@@ -28,66 +32,123 @@ def a_case(n: int, state: CaseState = CaseState.FILED, detections: int = 1) -> C
         source=FilingSource.DETECTION,
         trace_id="f" * 32,
         origin_traceparent=f"00-{'f' * 32}-{'a' * 16}-01",
-        detection_ids=[f"det-{n}-{i}" for i in range(detections)],
     )
 
 
-async def test_a_case_round_trips_with_aware_times_and_its_detections(
+def detection(detection_id: str, evidence: str = "") -> FileFromDetection:
+    return FileFromDetection(
+        detection_id=detection_id,
+        source_id="cam-1",
+        category_code="C0101",
+        place=None,
+        urgency=2,
+        observed_at=T0,
+        idempotency_key=f"cam-1:{detection_id}",
+        evidence=(Evidence(evidence, "ab" * 32, "image/jpeg", 10),) if evidence else (),
+    )
+
+
+async def store(engine: AsyncEngine, case: Case, *detections: str) -> None:
+    async with IntakeUnitOfWork(engine, "intake") as uow:
+        await uow.cases.add(case)
+        for d in detections:
+            uow.cases.link(detection(d, f"https://e/{d}.jpg"), case.case_id, 0.9, T0)
+        await uow.commit()
+
+
+async def test_a_case_round_trips_with_aware_times_its_detections_and_evidence(
     sqlite_engine: AsyncEngine,
 ) -> None:
-    case = a_case(1, detections=2)
+    case = a_case(1)
     case.deadline = T0 + timedelta(hours=4)
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
-        await uow.cases.add(case, linked_at=T0)
-        await uow.commit()
+    case.source_scores, case.certainty, case.detection_count = {"cam-1": 0.9}, 0.9, 2
+    case.assist_department_ids = ["dept-help"]
+    await store(sqlite_engine, case, "det-1-0", "det-1-1")
     async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         stored = await uow.cases.get(case.case_id)
+        bare = await uow.cases.get(case.case_id, links=False)
         assert await uow.cases.case_for_detection("det-1-1") == case.case_id
         assert await uow.cases.case_for_detection("det-unknown") is None
-    assert stored == case
-    assert stored.deadline is not None and stored.deadline.tzinfo is not None
+        by_key = await uow.cases.find_link("", "cam-1:det-1-0")
+        assert by_key is not None and by_key.detection_id == "det-1-0"
+    assert stored is not None and bare is not None
+    assert stored.detection_ids == ["det-1-0", "det-1-1"] and bare.detection_ids == []
+    assert [e.uri for e in stored.evidence] == ["https://e/det-1-0.jpg", "https://e/det-1-1.jpg"]
+    stored.detection_ids, stored.evidence = [], []
+    assert stored == bare
+    assert (bare.source_scores, bare.assist_department_ids) == ({"cam-1": 0.9}, ["dept-help"])
+    assert bare.deadline is not None and bare.deadline.tzinfo is not None
 
 
 async def test_a_detection_cannot_be_linked_to_two_cases(sqlite_engine: AsyncEngine) -> None:
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
-        await uow.cases.add(a_case(1), linked_at=T0)
-        await uow.commit()
-    second = a_case(2)
-    second.detection_ids = ["det-1-0"]
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
-        with pytest.raises(IntegrityError):
-            await uow.cases.add(second, linked_at=T0)
+    await store(sqlite_engine, a_case(1), "det-1-0")
+    with pytest.raises(IntegrityError):
+        await store(sqlite_engine, a_case(2), "det-1-0")
 
 
-async def test_update_writes_the_new_state(sqlite_engine: AsyncEngine) -> None:
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
-        await uow.cases.add(a_case(1), linked_at=T0)
-        await uow.commit()
+async def test_update_writes_the_new_state_and_collections(sqlite_engine: AsyncEngine) -> None:
+    await store(sqlite_engine, a_case(1), "d")
     async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         case = await uow.cases.get("case-001")
         assert case is not None
         case.state, case.lead_department_id = CaseState.DISPATCHED, "dept-water"
         case.state_at = T0 + timedelta(hours=1)
+        case.source_scores["uav-1"] = 0.7
+        case.released_department_ids.append("dept-old")
         await uow.cases.update(case)
         await uow.commit()
     async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         assert await uow.cases.get("case-001") == case
 
 
-async def test_pages_are_newest_first_filtered_and_counted(sqlite_engine: AsyncEngine) -> None:
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
-        for n in range(1, 8):
-            state = CaseState.CLOSED if n % 3 == 0 else CaseState.FILED
-            await uow.cases.add(a_case(n, state), linked_at=T0)
-        await uow.commit()
+async def test_pages_are_newest_or_oldest_first_filtered_and_counted(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    for n in range(1, 8):
+        await store(
+            sqlite_engine,
+            a_case(n, CaseState.CLOSED if n % 3 == 0 else CaseState.FILED),
+            f"det-{n}",
+        )
     async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
         first = await uow.cases.page(CaseQuery(limit=3))
         last = await uow.cases.page(CaseQuery(offset=6, limit=3))
         closed = await uow.cases.page(CaseQuery(states=(CaseState.CLOSED,)))
-        open_ = await uow.cases.page(CaseQuery(states=(CaseState.FILED, CaseState.DISPATCHED)))
+        queue = await uow.cases.page(
+            CaseQuery(states=(CaseState.FILED,), oldest_first=True, limit=2)
+        )
+        counts = await uow.cases.count_by_state()
     assert [c.case_id for c in first.cases] == ["case-007", "case-006", "case-005"]
     assert (first.total, first.next_offset) == (7, 3)
     assert [c.case_id for c in last.cases] == ["case-001"] and last.next_offset is None
     assert [c.case_id for c in closed.cases] == ["case-006", "case-003"] and closed.total == 2
-    assert open_.total == 5
-    assert first.cases[0].detection_ids == ["det-7-0"]
+    assert [c.case_id for c in queue.cases] == ["case-001", "case-002"] and queue.total == 5
+    assert first.cases[0].detection_ids == ["det-7"]
+    assert counts == {"filed": 5, "closed": 2}
+
+
+async def test_the_fusion_index_finds_nearby_cells_and_components(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    here = FusionEntry("case-001", "C0101", T0, T0, 31.2, 121.5, "")
+    cover = FusionEntry("case-002", "C0101", T0, T0, None, None, "cover-1")
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+        await uow.fusion.put(here)
+        await uow.fusion.put(cover)
+        await uow.commit()
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+        near = await uow.fusion.candidates(Sighting("C0101", T0, 31.2001, 121.5001), RULE)
+        far = await uow.fusion.candidates(Sighting("C0101", T0, 31.21, 121.5), RULE)
+        other = await uow.fusion.candidates(Sighting("E0105", T0, 31.2, 121.5), RULE)
+        by_cover = await uow.fusion.candidates(Sighting("C0101", T0, component_key="cover-1"), RULE)
+        await uow.fusion.put(
+            FusionEntry("case-001", "C0101", T0, T0 + timedelta(minutes=5), 31.2, 121.5)
+        )
+        await uow.fusion.forget("case-002")
+        await uow.commit()
+    assert [e.case_id for e in near] == ["case-001"] and far == [] and other == []
+    assert by_cover == [cover]
+    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+        moved = await uow.fusion.get("case-001")
+        assert moved is not None and moved.last_observed_at == T0 + timedelta(minutes=5)
+        assert await uow.fusion.get("case-002") is None

@@ -7,14 +7,23 @@ from datetime import UTC, datetime
 import pytest
 
 from intake.domain.commands import FileByHand, FileFromDetection
-from intake.domain.filing import Origin, Reference, file_by_hand, file_from_detection
-from intake.domain.model import CaseState, FilingSource, Place
+from intake.domain.filing import Origin, Reference, file_by_hand, open_from_detection
+from intake.domain.model import Case, CaseState, FilingSource, Place
 from svckit.errors import InvalidArgumentError, PermissionDeniedError
 
 TRACE_ID = "a" * 32
 ORIGIN = Origin(
     "case-x", datetime(2024, 5, 1, tzinfo=UTC), TRACE_ID, f"00-{TRACE_ID}-{'b' * 16}-01"
 )
+
+
+def from_detection(cmd: FileFromDetection, ref: Reference, score: float | None = None) -> Case:
+    category = ref.catalogue.get(cmd.category_code)
+    return open_from_detection(cmd, category, score, CaseState.FILED, ref, ORIGIN)
+
+
+def detection(place: Place | None, code: str = "C0101") -> FileFromDetection:
+    return FileFromDetection("det-1", "cam-7", code, place, 1, ORIGIN.now)
 
 
 def by_hand(point: tuple[float, float] | None, **changes: object) -> FileByHand:
@@ -36,8 +45,7 @@ def test_a_detection_is_filed_with_its_place_urgency_and_a_catalogue_title(
     where = ref.city_map.locate(*inside)
     assert where is not None
     place = Place(inside[0], inside[1], where.district_code, where.street_code, where.grid_code)
-    cmd = FileFromDetection("det-1", "cam-7", "C0101", place, urgency=1)
-    case = file_from_detection(cmd, ref, ORIGIN)
+    case = from_detection(detection(place), ref, score=0.9)
     district = ref.city_map.area(where.district_code).name_zh
     assert case.title == f"上水井盖 · {district}"
     assert (case.state, case.source, case.place, case.urgency) == (
@@ -47,20 +55,15 @@ def test_a_detection_is_filed_with_its_place_urgency_and_a_catalogue_title(
         1,
     )
     assert case.detection_ids == ["det-1"] and case.filed_by == "cam-7"
+    assert (case.detection_count, case.certainty, case.source_scores) == (1, 0.9, {"cam-7": 0.9})
     assert (case.trace_id, case.origin_traceparent) == (ORIGIN.trace_id, ORIGIN.traceparent)
 
 
 def test_a_detection_point_without_district_is_resolved(
     ref: Reference, inside: tuple[float, float]
 ) -> None:
-    cmd = FileFromDetection("det-1", "cam-7", "C0101", Place(*inside), urgency=1)
-    case = file_from_detection(cmd, ref, ORIGIN)
+    case = from_detection(detection(Place(*inside)), ref)
     assert case.place.district_code and case.place.grid_code
-
-
-def test_a_detection_of_an_unknown_category_is_refused(ref: Reference) -> None:
-    with pytest.raises(InvalidArgumentError, match="unknown category"):
-        file_from_detection(FileFromDetection("d", "s", "Z9999", None, 1), ref, ORIGIN)
 
 
 def test_filing_by_hand_locates_the_point_and_keeps_a_given_title(

@@ -1,15 +1,11 @@
 """workorders bootstrapped in-process against a real nats-server, driven through
-its real entrypoints: CaseDispatched events on DISPATCH and gRPC on loopback."""
+its real entrypoints: CaseDispatched events on DISPATCH and gRPC on loopback
+(the harness is in conftest)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import grpc
 import pytest
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
@@ -19,17 +15,13 @@ from cityops.dispatch.v1 import events_pb2 as dispatch_events
 from cityops.workorders.v1 import events_pb2, work_order_pb2
 from cityops.workorders.v1 import workorders_service_pb2 as api
 from cityops.workorders.v1 import workorders_service_pb2_grpc as api_grpc
-from svckit.grpc.client import channel
 from svckit.grpc.identity import Caller
 from svckit.messaging.envelope import IncomingEvent, wrap
 from svckit.messaging.subjects import CASE_DISPATCHED
-from svckit.natsserver import NatsServer
-from svckit.runtime import ServiceRuntime
 from svckit.testing.polling import eventually
 from svckit.testing.streams import publish_envelope, stream_events
-from workorders.bootstrap import bootstrap
-from workorders.config import WorkOrdersSettings
-from workorders.service_layer.unit_of_work import WorkOrdersUnitOfWork
+
+from .conftest import Harness, code_of
 
 WATER = Caller("u-water", "department_user", "water")
 ROADS = Caller("u-roads", "department_user", "roads")
@@ -44,30 +36,13 @@ COMPLETED = "cityops.workorders.v1.WorkOrderCompleted"
 
 
 @pytest.fixture
-async def service(
-    tmp_path: Path, nats_server: NatsServer
-) -> AsyncIterator[ServiceRuntime[WorkOrdersUnitOfWork]]:
-    settings = WorkOrdersSettings(nats_url=nats_server.url, data_dir=tmp_path, grpc_port=0)
-    runtime = await bootstrap(settings)
-    task = asyncio.create_task(runtime.run())
-    yield runtime
-    runtime.request_stop()
-    await asyncio.wait_for(task, 20)
+async def stub(harness: Harness) -> api_grpc.WorkOrdersServiceAsyncStub:
+    return await harness.start()
 
 
 @pytest.fixture
-async def stub(
-    service: ServiceRuntime[WorkOrdersUnitOfWork],
-) -> AsyncIterator[api_grpc.WorkOrdersServiceAsyncStub]:
-    assert service.grpc is not None
-    async with channel(service.grpc.address) as ch:
-        await asyncio.wait_for(ch.channel_ready(), 10)
-        yield api_grpc.WorkOrdersServiceStub(ch)  # type: ignore[misc]
-
-
-@pytest.fixture
-def js(nats_client: Client) -> JetStreamContext:
-    return nats_client.jetstream()
+def js(harness: Harness) -> JetStreamContext:
+    return harness.js
 
 
 def dispatched(dispatch_id: str, case_id: str, department: str) -> dispatch_events.CaseDispatched:
@@ -124,14 +99,7 @@ async def announced_order(js: JetStreamContext, case_id: str) -> work_order_pb2.
     return event.message.work_order
 
 
-async def code_of(call: object) -> grpc.StatusCode:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call  # type: ignore[misc]
-    return info.value.code()
-
-
 async def test_a_dispatch_makes_one_order_however_often_it_is_delivered(
-    service: ServiceRuntime[WorkOrdersUnitOfWork],
     stub: api_grpc.WorkOrdersServiceAsyncStub,
     js: JetStreamContext,
 ) -> None:
@@ -158,7 +126,6 @@ async def test_a_dispatch_makes_one_order_however_often_it_is_delivered(
 
 
 async def test_the_owning_department_accepts_and_completes_linked_to_the_case_trace(
-    service: ServiceRuntime[WorkOrdersUnitOfWork],
     stub: api_grpc.WorkOrdersServiceAsyncStub,
     js: JetStreamContext,
     spans: InMemorySpanExporter,
@@ -228,7 +195,6 @@ async def test_the_owning_department_accepts_and_completes_linked_to_the_case_tr
 
 
 async def test_other_departments_and_anonymous_callers_change_nothing(
-    service: ServiceRuntime[WorkOrdersUnitOfWork],
     stub: api_grpc.WorkOrdersServiceAsyncStub,
     js: JetStreamContext,
 ) -> None:

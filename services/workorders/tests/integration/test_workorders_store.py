@@ -25,11 +25,14 @@ from svckit.messaging.subjects import CASE_DISPATCHED, WORKORDER_ACCEPTED, WORKO
 from svckit.tables import OutboxMessage
 from workorders.domain import commands
 from workorders.domain.model import Evidence, OrderState, Place, WorkOrder
-from workorders.service_layer import handlers
+from workorders.domain.notifications import WebhookDirectory
+from workorders.service_layer import actions, handlers
+from workorders.service_layer.ports import Notifier
 from workorders.service_layer.unit_of_work import WorkOrdersUnitOfWork
 
 WATER = Caller("u-water", "department_user", "water")
 ROADS = Caller("u-roads", "department_user", "roads")
+NO_WEBHOOKS = Notifier(WebhookDirectory({}))
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
 
@@ -135,12 +138,16 @@ async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order
     sqlite_engine: AsyncEngine,
 ) -> None:
     async with uow_of(sqlite_engine) as uow:
-        await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
+        await handlers.on_dispatch_event(dispatch_event("D-1"), uow, NO_WEBHOOKS)
         # Same dispatch republished under a new event id, in the same batch transaction.
-        await handlers.on_case_dispatched(dispatch_event("D-1", event_id="E-other"), uow)
+        await handlers.on_dispatch_event(
+            dispatch_event("D-1", event_id="E-other"), uow, NO_WEBHOOKS
+        )
         await uow.commit()
     async with uow_of(sqlite_engine) as uow:
-        await handlers.on_case_dispatched(dispatch_event("D-1", event_id="E-third"), uow)
+        await handlers.on_dispatch_event(
+            dispatch_event("D-1", event_id="E-third"), uow, NO_WEBHOOKS
+        )
         await uow.commit()
     async with uow_of(sqlite_engine) as uow:
         orders = await uow.orders.find(department_id=None, limit=10)
@@ -156,53 +163,53 @@ async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order
 
 async def test_accept_is_idempotent_by_request_id_and_guarded(sqlite_engine: AsyncEngine) -> None:
     async with uow_of(sqlite_engine) as uow:
-        await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
+        await handlers.on_dispatch_event(dispatch_event("D-1"), uow, NO_WEBHOOKS)
         await uow.commit()
     async with uow_of(sqlite_engine) as uow:
         [order] = await uow.orders.find(department_id="water", limit=1)
     accept = commands.AcceptWorkOrder(request_id="r-1", order_id=order.order_id)
 
-    first = await handlers.accept_work_order(accept, WATER, uow_of(sqlite_engine))
-    again = await handlers.accept_work_order(accept, WATER, uow_of(sqlite_engine))
+    first = await actions.accept_work_order(accept, WATER, uow_of(sqlite_engine))
+    again = await actions.accept_work_order(accept, WATER, uow_of(sqlite_engine))
     assert again == first and first.work_order.accepted_at.seconds > 0
     assert len(await outbox(sqlite_engine, WORKORDER_ACCEPTED)) == 1
 
     with pytest.raises(FailedPreconditionError):
-        await handlers.accept_work_order(
+        await actions.accept_work_order(
             commands.AcceptWorkOrder("r-2", order.order_id), WATER, uow_of(sqlite_engine)
         )
     # Another department can neither replay the stored response nor act.
     with pytest.raises(PermissionDeniedError):
-        await handlers.accept_work_order(accept, ROADS, uow_of(sqlite_engine))
+        await actions.accept_work_order(accept, ROADS, uow_of(sqlite_engine))
     with pytest.raises(NotFoundError):
-        await handlers.get_work_order(
+        await actions.get_work_order(
             commands.GetWorkOrder(order.order_id), ROADS, uow_of(sqlite_engine)
         )
     with pytest.raises(InvalidArgumentError, match="request_id"):
-        await handlers.accept_work_order(
+        await actions.accept_work_order(
             commands.AcceptWorkOrder("", order.order_id), WATER, uow_of(sqlite_engine)
         )
     with pytest.raises(NotFoundError):
-        await handlers.accept_work_order(
+        await actions.accept_work_order(
             commands.AcceptWorkOrder("r-3", "WO-missing"), WATER, uow_of(sqlite_engine)
         )
 
 
 async def test_a_request_id_reused_for_another_order_is_refused(sqlite_engine: AsyncEngine) -> None:
     async with uow_of(sqlite_engine) as uow:
-        await handlers.on_case_dispatched(dispatch_event("D-1"), uow)
-        await handlers.on_case_dispatched(dispatch_event("D-2"), uow)
+        await handlers.on_dispatch_event(dispatch_event("D-1"), uow, NO_WEBHOOKS)
+        await handlers.on_dispatch_event(dispatch_event("D-2"), uow, NO_WEBHOOKS)
         await uow.commit()
     async with uow_of(sqlite_engine) as uow:
         first, second = await uow.orders.find(department_id="water", limit=2)
-    await handlers.accept_work_order(
+    await actions.accept_work_order(
         commands.AcceptWorkOrder("r-1", first.order_id), WATER, uow_of(sqlite_engine)
     )
     with pytest.raises(InvalidArgumentError, match="another work order"):
-        await handlers.accept_work_order(
+        await actions.accept_work_order(
             commands.AcceptWorkOrder("r-1", second.order_id), WATER, uow_of(sqlite_engine)
         )
-    got = await handlers.get_work_order(
+    got, _ = await actions.get_work_order(
         commands.GetWorkOrder(second.order_id), WATER, uow_of(sqlite_engine)
     )
     assert got.state is OrderState.CREATED

@@ -1,4 +1,5 @@
-"""gRPC client channels: traced, with a default deadline on every call."""
+"""gRPC client channels: traced, with a default deadline on every call, and
+mutual TLS with the service's own certificate when TLS is configured."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 import grpc
 from grpc import aio
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+from svckit.grpc.tls import TlsConfig, resolve
+from svckit.settings import FROM_ENVIRONMENT, FromEnvironment
 
 
 class DefaultDeadline(aio.UnaryUnaryClientInterceptor):
@@ -33,15 +37,25 @@ class DefaultDeadline(aio.UnaryUnaryClientInterceptor):
         return await continuation(client_call_details, request)
 
 
-def channel(target: str, *, deadline_seconds: float = 10.0) -> aio.Channel:
-    return aio.insecure_channel(
-        target,
-        interceptors=[DefaultDeadline(deadline_seconds), *aio_client_interceptors()],
-        options=[
-            ("grpc.enable_retries", 1),
-            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-            ("grpc.max_send_message_length", 16 * 1024 * 1024),
-        ],
+def channel(
+    target: str,
+    *,
+    deadline_seconds: float = 10.0,
+    tls: TlsConfig | FromEnvironment | None = FROM_ENVIRONMENT,
+) -> aio.Channel:
+    """A channel to `target`; `tls` defaults to the process's `CITYOPS_TLS_*`
+    (none set: plaintext). The server's certificate must name `target`'s host."""
+    interceptors = [DefaultDeadline(deadline_seconds), *aio_client_interceptors()]
+    options = [
+        ("grpc.enable_retries", 1),
+        ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+        ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ]
+    config = resolve(tls)
+    if config is None:
+        return aio.insecure_channel(target, interceptors=interceptors, options=options)
+    return aio.secure_channel(
+        target, config.channel_credentials(), interceptors=interceptors, options=options
     )
 
 

@@ -13,13 +13,22 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import BadRequestError, NotFoundError
 
 from svckit.logging import get_logger
+from svckit.messaging.auth import NatsAuth, resolve
 from svckit.messaging.subjects import StreamSpec
+from svckit.settings import FROM_ENVIRONMENT, FromEnvironment
 
 log = get_logger(__name__)
 
 
-async def connect(url: str, name: str) -> Client:
-    """Connect and keep reconnecting for ever: a service outlives NATS restarts."""
+async def connect(
+    url: str, name: str, *, auth: NatsAuth | FromEnvironment | None = FROM_ENVIRONMENT
+) -> Client:
+    """Connect and keep reconnecting for ever: a service outlives NATS restarts.
+
+    `auth` defaults to the process's `CITYOPS_NATS_NKEY_SEED_FILE` /
+    `CITYOPS_NATS_CREDS_FILE` (none set: anonymous); None forces anonymous.
+    """
+    options = credentials.connect_options(name) if (credentials := resolve(auth)) else {}
 
     async def _disconnected() -> None:
         log.warning("nats disconnected")
@@ -33,14 +42,14 @@ async def connect(url: str, name: str) -> Client:
     delay = 0.2
     while True:
         try:
-            return await _connect(url, name, _disconnected, _reconnected, _error)
+            return await _connect(url, name, options, _disconnected, _reconnected, _error)
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
             log.warning("nats not reachable yet; retrying", url=url, error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
-async def _connect(url: str, name: str, *callbacks: Any) -> Client:
+async def _connect(url: str, name: str, options: dict[str, Any], *callbacks: Any) -> Client:
     disconnected, reconnected, error = callbacks
     return await nats.connect(
         [server.strip() for server in url.split(",") if server.strip()],
@@ -52,6 +61,7 @@ async def _connect(url: str, name: str, *callbacks: Any) -> Client:
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,
+        **options,
     )
 
 

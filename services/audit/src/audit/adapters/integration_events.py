@@ -8,103 +8,99 @@ summary falls back to the type's short name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from audit.adapters.fields import field, message_field, number, text, timestamp
+from audit.adapters.summaries import CategoryName, Summaries
 from audit.domain.hashing import payload_sha256
-from audit.domain.model import CaseRecord, EventFacts, Party, Verification
+from audit.domain.model import (
+    CaseEffect,
+    CasePlace,
+    CaseRecord,
+    EventFacts,
+    FreshLook,
+    Party,
+    Verification,
+)
 from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.common.v1 import common_pb2
-from cityops.detection.v1 import detection_pb2
-from cityops.detection.v1 import events_pb2 as detection_events
-from cityops.dispatch.v1 import events_pb2 as dispatch_events
-from cityops.intake.v1 import events_pb2 as intake_events
-from cityops.workorders.v1 import events_pb2 as workorder_events
 from svckit.messaging.envelope import IncomingEvent
 from svckit.messaging.subjects import producer_of
 
-CategoryName = Callable[[str], str]
-"""小类 code → zh-CN name ("" when unknown)."""
+__all__ = ["CategoryName", "EventTranslator"]
 
-SOURCE_KIND_ZH = {
-    detection_pb2.SOURCE_KIND_VIDEO_AI: "视频AI",
-    detection_pb2.SOURCE_KIND_DRONE: "无人机",
-    detection_pb2.SOURCE_KIND_IOT: "物联网传感器",
-    detection_pb2.SOURCE_KIND_INSPECTOR: "巡查员",
-    detection_pb2.SOURCE_KIND_CITIZEN: "市民",
-}
-FIXED_SUMMARIES = {
-    workorder_events.WorkOrderAccepted.DESCRIPTOR.full_name: "签收",
-    workorder_events.WorkOrderCompleted.DESCRIPTOR.full_name: "处置完成",
-    audit_events.CaseVerified.DESCRIPTOR.full_name: "核查通过",
-    audit_events.CaseRework.DESCRIPTOR.full_name: "核查不通过，返工",
-    audit_events.CaseClosed.DESCRIPTOR.full_name: "结案",
-}
-ACTOR_FIELDS = ("actor", "verifier", "closed_by")
+ACTOR_FIELDS = (
+    "actor",
+    "verifier",
+    "closed_by",
+    "decided_by",
+    "filed_by",
+    "rejected_by",
+    "merged_by",
+    "reclassified_by",
+    "changed_by",
+)
 SUMMARY_MAX = 80
+EFFECTS = {
+    "cityops.intake.v1.CaseFiled": CaseEffect.FILED,
+    "cityops.workorders.v1.WorkOrderCompleted": CaseEffect.COMPLETED,
+    "cityops.intake.v1.CaseRejected": CaseEffect.REJECTED,
+    "cityops.intake.v1.CaseMerged": CaseEffect.MERGED,
+    "cityops.dispatch.v1.CaseBacklogged": CaseEffect.BACKLOGGED,
+    "cityops.dispatch.v1.CaseDispatched": CaseEffect.DISPATCHED,
+    "cityops.dispatch.v1.CaseRedispatched": CaseEffect.DISPATCHED,
+}
+PLACING = frozenset({"cityops.intake.v1.CaseFiled", "cityops.intake.v1.CaseReclassified"})
+REPORTED = "cityops.detection.v1.DetectionReported"
+WITHDRAWN = "cityops.detection.v1.DetectionWithdrawn"
+# Events that put a detection on a case's timeline.
+LINKING = {
+    "cityops.intake.v1.CaseFiled": lambda m: tuple(
+        field(message_field(m, "case"), "detection_ids")
+    ),
+    "cityops.intake.v1.CaseCorroborated": lambda m: (text(m, "detection_id"),),
+}
 
 
 class EventTranslator:
     """Reduces a received event to the facts the ledger and case tracking need."""
 
     def __init__(self, category_name: CategoryName | None = None) -> None:
-        self._category_name = category_name or (lambda _code: "")
+        self.summary = Summaries(category_name)
 
-    def facts(self, event: IncomingEvent) -> EventFacts:
+    def facts(self, event: IncomingEvent, body: bytes | None = None) -> EventFacts:
+        """`body` is the event body as received; without it the decoded message
+        is re-serialized deterministically (for svckit producers, which use no
+        map fields, the same bytes)."""
         message = event.message
+        name = message.DESCRIPTOR.full_name
         actor = _actor(message)
-        detection_id, filed, case_id = "", tuple[str, ...](), event.case_id
-        if isinstance(message, detection_events.DetectionReported):
-            detection_id, case_id = message.detection.detection_id, ""
-        elif isinstance(message, intake_events.CaseFiled):
-            filed = tuple(message.case.detection_ids)
-            case_id = case_id or message.case.case_id
+        payload = body if body is not None else message.SerializeToString(deterministic=True)
+        look = _look(message, event.time)
+        link = LINKING.get(name)
         return EventFacts(
             event_id=event.id,
             event_type=event.type,
             subject=event.subject,
             producer=producer_of(event.subject),
-            case_id=case_id or _field(message, "case_id"),
+            case_id="" if look else (event.case_id or _case_id(message)),
             occurred_at=event.time,
             summary=_short(self.summary(message)),
-            # The decoded body re-serialized deterministically: for svckit producers
-            # (no map fields) these are the bytes that were published.
-            payload_sha256=payload_sha256(message.SerializeToString(deterministic=True)),
+            payload_sha256=payload_sha256(payload),
             actor_user_id=actor.user_id if actor else "",
             actor_department_id=actor.department_id if actor else "",
             department_id=_department(message),
-            detection_id=detection_id,
-            filed_detection_ids=filed,
-            completes_work=isinstance(message, workorder_events.WorkOrderCompleted),
-            files_case=isinstance(message, intake_events.CaseFiled),
+            detection_id=look.detection_id if look else "",
+            filed_detection_ids=tuple(d for d in link(message) if d) if link else (),
+            effect=EFFECTS.get(name, CaseEffect.NONE),
             traceparent=event.traceparent,
+            payload=payload,
+            place=_place(message),
+            look=look,
         )
-
-    def summary(self, message: Message) -> str:
-        """A short zh-CN line an auditor reads on the timeline."""
-        name = message.DESCRIPTOR.full_name
-        if name in FIXED_SUMMARIES:
-            return FIXED_SUMMARIES[name]
-        if isinstance(message, detection_events.DetectionReported):
-            d = message.detection
-            source = SOURCE_KIND_ZH.get(d.source_kind, "未知来源")
-            # Not the free-text description: a citizen's words stay out of an immutable ledger.
-            return f"发现 {self._category(d.category_code, '')}（{source}）"
-        if isinstance(message, intake_events.CaseFiled):
-            return f"立案 {self._category(message.case.category_code, message.case.title)}"
-        if isinstance(message, dispatch_events.CaseDispatched):
-            return f"派遣至 {message.department_id}"
-        if isinstance(message, dispatch_events.CaseUnroutable):
-            return f"无法派遣：{message.reason}" if message.reason else "无法派遣"
-        if isinstance(message, workorder_events.WorkOrderCreated):
-            return f"生成工单 {message.work_order.department_id}".rstrip()
-        return message.DESCRIPTOR.name
-
-    def _category(self, code: str, fallback: str) -> str:
-        return " ".join(part for part in (code, self._category_name(code) or fallback) if part)
 
 
 def _short(summary: str) -> str:
@@ -113,29 +109,69 @@ def _short(summary: str) -> str:
     return line if len(line) <= SUMMARY_MAX else line[: SUMMARY_MAX - 1] + "…"
 
 
-def _field(message: Message, name: str) -> str:
-    """A top-level string field by name, or "" when the type has none."""
-    if name in message.DESCRIPTOR.fields_by_name:
-        value = getattr(message, name)
-        return value if isinstance(value, str) else ""
-    return ""
+def _case_id(message: Message) -> str:
+    for holder in (message, message_field(message, "case"), message_field(message, "dispatch")):
+        if text(holder, "case_id"):
+            return text(holder, "case_id")
+    return text(message_field(message, "work_order"), "case_id")
 
 
 def _actor(message: Message) -> common_pb2.Actor | None:
     for name in ACTOR_FIELDS:
-        if name in message.DESCRIPTOR.fields_by_name and message.HasField(name):
-            value = getattr(message, name)
-            if isinstance(value, common_pb2.Actor):
-                return value
+        value = message_field(message, name)
+        if isinstance(value, common_pb2.Actor):
+            return value
     return None
 
 
 def _department(message: Message) -> str:
-    if isinstance(message, workorder_events.WorkOrderCreated):
-        return message.work_order.department_id
-    if isinstance(message, intake_events.CaseFiled):
-        return message.case.lead_department_id
-    return _field(message, "department_id")
+    for holder in (message_field(message, "work_order"), message_field(message, "dispatch")):
+        if text(holder, "department_id"):
+            return text(holder, "department_id")
+    return text(message_field(message, "case"), "lead_department_id") or text(
+        message, "department_id"
+    )
+
+
+def _place(message: Message) -> CasePlace | None:
+    """What and where a case is, from a filing or a reclassification."""
+    if message.DESCRIPTOR.full_name not in PLACING:
+        return None
+    case = message_field(message, "case")
+    if case is None or not text(case, "category_code"):
+        return None
+    place = message_field(case, "place")
+    point = message_field(place, "point")
+    return CasePlace(
+        category_code=text(case, "category_code"),
+        latitude=number(point, "latitude") if point is not None else None,
+        longitude=number(point, "longitude") if point is not None else None,
+        district_code=text(place, "district_code"),
+    )
+
+
+def _look(message: Message, at: datetime) -> FreshLook | None:
+    """A detection or a withdrawal, as machine verification reads it."""
+    name = message.DESCRIPTOR.full_name
+    if name == WITHDRAWN:
+        when = timestamp(message, "withdrawn_at") or at
+        return FreshLook(detection_id=text(message, "detection_id"), at=when, absent=True)
+    if name != REPORTED:
+        return None
+    d = message_field(message, "detection")
+    point = message_field(message_field(d, "place"), "point")
+    return FreshLook(
+        detection_id=text(d, "detection_id"),
+        at=timestamp(d, "observed_at") or at,
+        source_id=text(d, "source_id"),
+        device_id=text(d, "device_id"),
+        component_id=text(d, "component_id"),
+        category_code=text(d, "category_code"),
+        latitude=number(point, "latitude") if point is not None else None,
+        longitude=number(point, "longitude") if point is not None else None,
+        confidence=number(d, "confidence"),
+        absent=field(d, "active") is False,
+    )
 
 
 def actor_proto(party: Party) -> common_pb2.Actor:
@@ -154,6 +190,8 @@ def verification_event(v: Verification) -> audit_events.CaseVerified | audit_eve
         verifier=actor_proto(v.verifier),
         verified_at=_timestamp(v.verified_at),
         note=v.note,
+        machine_verified=v.machine_verified,
+        detection_id=v.detection_id,
     )
 
 
@@ -165,6 +203,7 @@ def closed_event(case: CaseRecord) -> audit_events.CaseClosed:
         reason_code=case.reason_code,
         closed_by=actor_proto(case.closed_by),
         closed_at=_timestamp(case.closed_at),
+        machine_verified=case.machine_verified,
     )
 
 

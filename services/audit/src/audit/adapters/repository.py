@@ -1,90 +1,29 @@
-"""The only code that queries audit's tables; it speaks domain objects."""
+"""The only code that queries audit's case tables (cases, disposers,
+verifications, detections' sources); it speaks domain objects. The ledger's
+tables are in `ledger_repository`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
-
-from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from audit.adapters.tables import (
     CaseRow,
     DetectionCaseRow,
+    DetectionRow,
     DisposerRow,
-    LedgerEntryRow,
     VerificationRow,
 )
-from audit.domain.hashing import GENESIS_HASH
-from audit.domain.model import CaseRecord, CaseStatus, LedgerEntry, Party, Verification
+from audit.domain.machine import CaseSources
+from audit.domain.model import (
+    CasePlace,
+    CaseRecord,
+    CaseStatus,
+    FreshLook,
+    Party,
+    Verification,
+)
 from svckit.clock import utcnow
-
-_ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
-
-
-def _entry(row: LedgerEntryRow) -> LedgerEntry:
-    return LedgerEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
-
-
-class LedgerRepository:
-    """Append and read the ledger. There is deliberately no update or delete."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def head(self) -> tuple[int, str]:
-        """(sequence, entry_hash) of the last entry; (0, GENESIS_HASH) when empty.
-
-        Read inside the appending transaction: the unique primary key on
-        `sequence` makes a concurrent appender (on PostgreSQL) fail and retry
-        rather than fork the chain.
-        """
-        result = await self.session.exec(
-            select(LedgerEntryRow.sequence, LedgerEntryRow.entry_hash)
-            .order_by(col(LedgerEntryRow.sequence).desc())
-            .limit(1)
-        )
-        last = result.first()
-        return (last[0], last[1]) if last else (0, GENESIS_HASH)
-
-    async def has_event(self, event_id: str) -> bool:
-        result = await self.session.exec(
-            select(LedgerEntryRow.sequence).where(LedgerEntryRow.event_id == event_id)
-        )
-        return result.first() is not None
-
-    async def append(self, entry: LedgerEntry) -> None:
-        self.session.add(LedgerEntryRow(**asdict(entry)))
-        await self.session.flush()
-
-    async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
-        """Put these detections on the case's timeline (first filing wins)."""
-        for detection_id in dict.fromkeys(d for d in detection_ids if d):
-            if await self.session.get(DetectionCaseRow, detection_id) is None:
-                self.session.add(DetectionCaseRow(detection_id=detection_id, case_id=case_id))
-        await self.session.flush()
-
-    async def timeline(self, case_id: str) -> list[LedgerEntry]:
-        """The case's entries and those of the detections it was filed from, in order."""
-        linked = select(DetectionCaseRow.detection_id).where(DetectionCaseRow.case_id == case_id)
-        result = await self.session.exec(
-            select(LedgerEntryRow)
-            .where(
-                or_(
-                    col(LedgerEntryRow.case_id) == case_id,
-                    col(LedgerEntryRow.detection_id).in_(linked),
-                )
-            )
-            .order_by(col(LedgerEntryRow.sequence))
-        )
-        return [_entry(row) for row in result.all()]
-
-    async def all_entries(self) -> list[LedgerEntry]:
-        """Every entry in storage order (by sequence), for verification."""
-        result = await self.session.exec(
-            select(LedgerEntryRow).order_by(col(LedgerEntryRow.sequence))
-        )
-        return [_entry(row) for row in result.all()]
 
 
 class CaseRepository:
@@ -117,7 +56,13 @@ class CaseRepository:
             closed_by=closer,
             reason_code=row.reason_code,
             closed_at=row.closed_at,
+            machine_verified=row.machine_verified,
+            place=_place(row),
+            completed_at=row.completed_at,
         )
+
+    async def exists(self, case_id: str) -> bool:
+        return await self.session.get(CaseRow, case_id) is not None
 
     async def get_or_new(self, case_id: str) -> CaseRecord:
         return await self.get(case_id) or CaseRecord(case_id=case_id)
@@ -136,6 +81,12 @@ class CaseRepository:
         row.closed_by_role = closer.role
         row.reason_code = case.reason_code
         row.closed_at = case.closed_at
+        row.machine_verified = case.machine_verified
+        row.completed_at = case.completed_at
+        if case.place is not None:
+            row.category_code = case.place.category_code
+            row.latitude, row.longitude = case.place.latitude, case.place.longitude
+            row.district_code = case.place.district_code
         row.updated_at = utcnow()
         self.session.add(row)
         for disposer in case.disposers:
@@ -161,5 +112,103 @@ class CaseRepository:
                 passed=v.passed,
                 note=v.note,
                 verified_at=v.verified_at,
+                machine_verified=v.machine_verified,
+                detection_id=v.detection_id,
             )
         )
+
+    async def awaiting_verification(self, look: FreshLook) -> list[str]:
+        """Cases a fresh look may be about: awaiting verification, and of its
+        小类 or filed from a detection of the same source, device or asset."""
+        awaiting = CaseStatus.AWAITING_VERIFICATION.value
+        by_category = select(CaseRow.case_id).where(
+            CaseRow.status == awaiting, CaseRow.category_code == look.category_code
+        )
+        found = set((await self.session.exec(by_category)).all()) if look.category_code else set()
+        same_source = [
+            (col(DetectionRow.source_id), look.source_id),
+            (col(DetectionRow.device_id), look.device_id),
+            (col(DetectionRow.component_id), look.component_id),
+            (col(DetectionRow.detection_id), look.detection_id),
+        ]
+        for column, value in same_source:
+            if not value:
+                continue
+            query = (
+                select(DetectionCaseRow.case_id)
+                .join(
+                    DetectionRow,
+                    col(DetectionRow.detection_id) == col(DetectionCaseRow.detection_id),
+                )
+                .join(CaseRow, col(CaseRow.case_id) == col(DetectionCaseRow.case_id))
+                .where(column == value, CaseRow.status == awaiting)
+            )
+            found |= set((await self.session.exec(query)).all())
+        return sorted(found)
+
+    async def sources(self, case_id: str) -> CaseSources:
+        """The sources of the detections the case was filed from."""
+        result = await self.session.exec(
+            select(DetectionCaseRow.detection_id, DetectionRow)
+            .join(
+                DetectionRow,
+                col(DetectionRow.detection_id) == col(DetectionCaseRow.detection_id),
+                isouter=True,
+            )
+            .where(DetectionCaseRow.case_id == case_id)
+        )
+        rows = result.all()
+        known = [d for _, d in rows if d is not None]
+        return CaseSources(
+            detection_ids=frozenset(detection_id for detection_id, _ in rows),
+            source_ids=frozenset(d.source_id for d in known if d.source_id),
+            device_ids=frozenset(d.device_id for d in known if d.device_id),
+            component_ids=frozenset(d.component_id for d in known if d.component_id),
+        )
+
+
+class DetectionRepository:
+    """Recorded detections' sources and places (for machine verification)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember(self, look: FreshLook) -> None:
+        if await self.session.get(DetectionRow, look.detection_id) is None:
+            self.session.add(
+                DetectionRow(
+                    detection_id=look.detection_id,
+                    source_id=look.source_id,
+                    device_id=look.device_id,
+                    component_id=look.component_id,
+                    category_code=look.category_code,
+                    latitude=look.latitude,
+                    longitude=look.longitude,
+                )
+            )
+            await self.session.flush()
+
+    async def completed_look(self, look: FreshLook) -> FreshLook:
+        """A withdrawal names only its detection: fill in that detection's
+        source and place from when it was reported."""
+        row = await self.session.get(DetectionRow, look.detection_id)
+        if row is None:
+            return look
+        return FreshLook(
+            detection_id=look.detection_id,
+            at=look.at,
+            source_id=row.source_id,
+            device_id=row.device_id,
+            component_id=row.component_id,
+            category_code=row.category_code,
+            latitude=row.latitude,
+            longitude=row.longitude,
+            confidence=look.confidence,
+            absent=look.absent,
+        )
+
+
+def _place(row: CaseRow) -> CasePlace | None:
+    if not row.category_code:
+        return None
+    return CasePlace(row.category_code, row.latitude, row.longitude, row.district_code)

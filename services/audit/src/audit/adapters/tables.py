@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import LargeBinary
 from sqlmodel import Field, SQLModel
 
 from svckit.db import UtcDateTime
@@ -34,6 +35,62 @@ class LedgerEntryRow(SQLModel, table=True):
     entry_hash: str
     # Not hashed: an index putting a detection on its case's timeline.
     detection_id: str = Field(default="", index=True)
+    # Hex RFC 6962 leaf hash (level 0 of the Merkle tree).
+    leaf_hash: str = ""
+    # The event body; committed to by payload_sha256.
+    payload: bytes = Field(default=b"", sa_type=LargeBinary)
+
+
+class LedgerTipRow(SQLModel, table=True):
+    """The appender's state, one row: appends read and update it instead of
+    the tree (O(log n) per append). Locked by the appending transaction."""
+
+    __tablename__ = "audit_ledger_tip"
+
+    id: int = Field(default=1, primary_key=True)
+    size: int = 0
+    head_hash: str
+    # The frontier's hashes (one per set bit of size, largest subtree first), concatenated.
+    frontier: bytes = Field(default=b"", sa_type=LargeBinary)
+    signed_size: int = 0
+
+
+class MerkleNodeRow(SQLModel, table=True):
+    """A perfect interior node (level ≥ 1) of the Merkle tree, written once
+    when its last leaf is appended; proofs are assembled from these."""
+
+    __tablename__ = "audit_merkle_node"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: bytes = Field(sa_type=LargeBinary)
+
+
+class TreeHeadRow(SQLModel, table=True):
+    """A signed tree head (STH)."""
+
+    __tablename__ = "audit_tree_head"
+
+    tree_size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: bytes = Field(sa_type=LargeBinary)
+    timestamp_ms: int
+    key_id: str
+    signature: bytes = Field(sa_type=LargeBinary)
+
+
+class DetectionRow(SQLModel, table=True):
+    """What machine verification needs of a recorded detection: its source
+    and where it looked (re-derivable from the detection's ledger entry)."""
+
+    __tablename__ = "audit_detection"
+
+    detection_id: str = Field(primary_key=True, max_length=128)
+    source_id: str = Field(default="", index=True)
+    device_id: str = ""
+    component_id: str = ""
+    category_code: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class DetectionCaseRow(SQLModel, table=True):
@@ -51,7 +108,7 @@ class CaseRow(SQLModel, table=True):
     __tablename__ = "audit_case"
 
     case_id: str = Field(primary_key=True, max_length=128)
-    status: str
+    status: str = Field(index=True)
     origin_traceparent: str = ""
     origin_from_filing: bool = False
     verification_id: str = ""
@@ -61,6 +118,13 @@ class CaseRow(SQLModel, table=True):
     reason_code: str = ""
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(sa_type=UtcDateTime)
+    machine_verified: bool = False
+    # What and where (from CaseFiled / CaseReclassified), for machine verification.
+    category_code: str = Field(default="", index=True)
+    latitude: float | None = None
+    longitude: float | None = None
+    district_code: str = ""
+    completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class DisposerRow(SQLModel, table=True):
@@ -86,3 +150,5 @@ class VerificationRow(SQLModel, table=True):
     passed: bool
     note: str = ""
     verified_at: datetime = Field(sa_type=UtcDateTime)
+    machine_verified: bool = False
+    detection_id: str = ""

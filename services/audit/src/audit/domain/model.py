@@ -8,6 +8,47 @@ from datetime import datetime
 from enum import StrEnum
 
 
+class CaseEffect(StrEnum):
+    """What a recorded event changes about a case's verification status."""
+
+    NONE = "none"
+    FILED = "filed"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    BACKLOGGED = "backlogged"
+    DISPATCHED = "dispatched"
+
+
+@dataclass(frozen=True)
+class CasePlace:
+    """What a case is and where, as filed (or reclassified): machine
+    verification matches fresh looks against it."""
+
+    category_code: str
+    latitude: float | None = None
+    longitude: float | None = None
+    district_code: str = ""
+
+
+@dataclass(frozen=True)
+class FreshLook:
+    """A machine's observation (a detection, or a detection withdrawn), as
+    machine verification (核查) reads it."""
+
+    detection_id: str
+    at: datetime
+    source_id: str = ""
+    device_id: str = ""
+    component_id: str = ""
+    category_code: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    confidence: float = 0.0
+    # The source says the problem is gone: a withdrawal, or an inactive report.
+    absent: bool = False
+
+
 @dataclass(frozen=True)
 class EventFacts:
     """One integration event reduced to what the ledger records about it.
@@ -32,11 +73,24 @@ class EventFacts:
     detection_id: str = ""
     # Set on a CaseFiled: the detections the new case was filed from.
     filed_detection_ids: tuple[str, ...] = ()
-    # Set on a WorkOrderCompleted: the case now waits for verification.
-    completes_work: bool = False
-    # Set on a CaseFiled: its trace is the case's discovery trace.
-    files_case: bool = False
+    effect: CaseEffect = CaseEffect.NONE
     traceparent: str = ""
+    # The event body as received; the entry's payload_sha256 commits to it.
+    payload: bytes = b""
+    # Set on a CaseFiled / CaseReclassified.
+    place: CasePlace | None = None
+    # Set on a DetectionReported / DetectionWithdrawn.
+    look: FreshLook | None = None
+
+    @property
+    def completes_work(self) -> bool:
+        """A WorkOrderCompleted: the case now waits for verification."""
+        return self.effect is CaseEffect.COMPLETED
+
+    @property
+    def files_case(self) -> bool:
+        """A CaseFiled: its trace is the case's discovery trace."""
+        return self.effect is CaseEffect.FILED
 
     @property
     def ledger_department_id(self) -> str:
@@ -46,12 +100,13 @@ class EventFacts:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One recorded event, chained to the entry before it by `previous_hash`.
+    """One recorded event: leaf `sequence - 1` of the Merkle tree, and chained
+    to the entry before it by `previous_hash`.
 
-    Every field except `detection_id` is covered by `entry_hash`
-    (see `audit.domain.hashing`). `detection_id` is a lookup index that puts a
-    detection entry on its case's timeline; it is re-derivable from the
-    payload the entry's `payload_sha256` commits to.
+    The hashed fields (see `audit.domain.hashing`) are covered by `entry_hash`
+    and `leaf_hash`; `payload` by its digest `payload_sha256`, a hashed field.
+    `detection_id` is a lookup index that puts a detection entry on its
+    case's timeline; it is re-derivable from the payload.
     """
 
     sequence: int
@@ -71,16 +126,25 @@ class LedgerEntry:
     previous_hash: str
     entry_hash: str
     detection_id: str = ""
+    # Hex SHA-256(0x00 || canonical_json(entry)).
+    leaf_hash: str = ""
+    payload: bytes = b""
 
 
 @dataclass(frozen=True)
-class ChainCheck:
-    """The outcome of recomputing the chain: where it first breaks, and how."""
+class LedgerCheck:
+    """The outcome of recomputing the ledger: where it first breaks, and how."""
 
     ok: bool
     entries_checked: int
     first_bad_sequence: int = 0
     problem: str = ""
+    tree_size: int = 0
+    root_hash: bytes = b""
+    tree_heads_checked: int = 0
+
+
+ChainCheck = LedgerCheck
 
 
 class CaseStatus(StrEnum):
@@ -91,6 +155,10 @@ class CaseStatus(StrEnum):
     REWORK = "rework"
     VERIFIED = "verified"
     CLOSED = "closed"
+    # Closable without verification, with the matching reason code.
+    REJECTED = "rejected"
+    MERGED = "merged"
+    BACKLOGGED = "backlogged"
 
 
 @dataclass(frozen=True)
@@ -112,6 +180,9 @@ class Verification:
     passed: bool
     note: str
     verified_at: datetime
+    # A machine's fresh look decided it (the detection it rests on).
+    machine_verified: bool = False
+    detection_id: str = ""
 
 
 @dataclass
@@ -128,3 +199,7 @@ class CaseRecord:
     closed_by: Party | None = None
     reason_code: str = ""
     closed_at: datetime | None = None
+    machine_verified: bool = False
+    place: CasePlace | None = None
+    # When the work was last reported done: machine looks count after it.
+    completed_at: datetime | None = None

@@ -7,17 +7,18 @@ command handlers open their own unit of work and commit once.
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 from opentelemetry import trace
 
-from audit.adapters.integration_events import (
-    EventTranslator,
-    closed_event,
-    verification_event,
-)
-from audit.domain import rules
+from audit.adapters.integration_events import closed_event, verification_event
+from audit.domain import ledger, rules
 from audit.domain.commands import CloseCase, VerifyCase
-from audit.domain.ledger import chain_entry, verify_chain
-from audit.domain.model import ChainCheck, EventFacts, LedgerEntry, Party
+from audit.domain.model import EventFacts, LedgerEntry
+from audit.service_layer.access import party, require
+from audit.service_layer.context import AuditContext
+from audit.service_layer.machine import consider_look
+from audit.service_layer.tree_heads import sign_head
 from audit.service_layer.unit_of_work import AuditUnitOfWork
 from cityops.audit.v1 import audit_service_pb2 as api
 from svckit.clock import new_id, utcnow
@@ -36,30 +37,30 @@ CLOSE_KEY = "grpc:CloseCase"
 
 
 async def record_event(
-    event: IncomingEvent, uow: AuditUnitOfWork, translator: EventTranslator
+    event: IncomingEvent, uow: AuditUnitOfWork, ctx: AuditContext, body: bytes | None = None
 ) -> None:
-    """Append one entry for the event (once, whatever the redeliveries) and
-    update the case it concerns. Runs in the consumer span, whose ids the
-    entry records so an auditor can open the trace of this step."""
-    facts = translator.facts(event)
+    """Append one entry for the event (once, whatever the redeliveries), sign
+    a tree head when one is due, and update the case it concerns. Runs in
+    the consumer span, whose ids the entry records so an auditor can open
+    the trace of this step."""
+    facts = ctx.translator.facts(event, body)
     if await uow.ledger.has_event(facts.event_id):
         log.info("event already in the ledger", case_id=facts.case_id, event_id=facts.event_id)
         return
-    last_sequence, last_hash = await uow.ledger.head()
+    tip = await uow.ledger.tip()
     trace_id, span_id = trace_ids()
-    entry = chain_entry(
-        facts,
-        sequence=last_sequence + 1,
-        previous_hash=last_hash,
-        recorded_at=utcnow(),
-        trace_id=trace_id,
-        span_id=span_id,
+    entry, nodes = ledger.append(
+        tip, facts, recorded_at=utcnow(), trace_id=trace_id, span_id=span_id
     )
-    await uow.ledger.append(entry)
+    uow.ledger.append(entry, nodes, tip)
+    if ctx.tree_heads.due_by_count(tip.size, tip.signed_size):
+        sign_head(uow, tip, ctx.signer)
     if facts.filed_detection_ids and facts.case_id:
         await uow.ledger.link_detections(facts.case_id, facts.filed_detection_ids)
     if facts.case_id:
         await _track_case(facts, uow)
+    if facts.look is not None:
+        await consider_look(facts.look, uow, ctx.verification_policy)
     log.info(
         "ledger entry appended",
         case_id=facts.case_id,
@@ -70,41 +71,34 @@ async def record_event(
 
 async def _track_case(facts: EventFacts, uow: AuditUnitOfWork) -> None:
     case = await uow.cases.get_or_new(facts.case_id)
+    before = deepcopy(case)
     rules.note_event(case, facts.traceparent, files_case=facts.files_case)
-    if facts.completes_work and not rules.record_completion(case, rules.disposer_of(facts)):
+    if not rules.apply_event(case, facts):
         log.warning(
             "completion after verification; status unchanged",
             case_id=case.case_id,
             status=case.status.value,
         )
-    await uow.cases.save(case)
+    if case != before or not await uow.cases.exists(case.case_id):
+        await uow.cases.save(case)
 
 
 async def get_timeline(case_id: str, caller: Caller, uow: AuditUnitOfWork) -> list[LedgerEntry]:
     """The case's history in ledger order, with the detections it was filed from."""
-    rules.require_role(_party(caller), rules.READER_ROLES, "read the ledger")
+    require(caller, rules.READER_ROLES, "read the ledger")
     case_id = rules.require_text(case_id, "case_id")
-    async with uow:
-        entries = await uow.ledger.timeline(case_id)
+    async with uow.snapshot() as view:
+        entries = await view.ledger.timeline(case_id)
     if not entries:
         raise NotFoundError(f"no ledger entries for case {case_id}")
     return entries
-
-
-async def verify_ledger(uow: AuditUnitOfWork, caller: Caller | None = None) -> ChainCheck:
-    """Recompute the whole chain (the CLI calls this with no caller)."""
-    if caller is not None:
-        rules.require_role(_party(caller), rules.READER_ROLES, "verify the ledger")
-    async with uow:
-        entries = await uow.ledger.all_entries()
-    return verify_chain(entries)
 
 
 async def verify_case(
     cmd: VerifyCase, caller: Caller, uow: AuditUnitOfWork
 ) -> api.VerifyCaseResponse:
     """核查: passed → CaseVerified; failed → CaseRework. Idempotent by request_id."""
-    verifier = _party(caller)
+    verifier = party(caller)
     rules.require_role(verifier, rules.VERIFIER_ROLES, "verify a case")
     request_id = rules.require_text(cmd.request_id, "request_id")
     case_id = rules.require_text(cmd.case_id, "case_id")
@@ -141,7 +135,7 @@ async def verify_case(
 
 async def close_case(cmd: CloseCase, caller: Caller, uow: AuditUnitOfWork) -> api.CloseCaseResponse:
     """结案 after a passed verification: publishes CaseClosed. Idempotent by request_id."""
-    closer = _party(caller)
+    closer = party(caller)
     rules.require_role(closer, rules.CLOSER_ROLES, "close a case")
     request_id = rules.require_text(cmd.request_id, "request_id")
     case_id = rules.require_text(cmd.case_id, "case_id")
@@ -166,7 +160,3 @@ async def close_case(cmd: CloseCase, caller: Caller, uow: AuditUnitOfWork) -> ap
             await uow.commit()
     log.info("case closed", case_id=case_id, reason_code=reason_code, closer=closer.user_id)
     return response
-
-
-def _party(caller: Caller) -> Party:
-    return Party(user_id=caller.user_id, department_id=caller.department_id, role=caller.role)

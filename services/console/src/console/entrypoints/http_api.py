@@ -1,138 +1,118 @@
-"""HTTP: server-rendered pages and the REST API they are built on."""
+"""The console's HTTP application: pages, the REST API they act through,
+Open311 and live events, behind sessions and CSRF protection."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
 
-import grpc
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
-from grpc import aio
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
-from cityops.intake.v1 import case_pb2
-from console.adapters.clients import ServiceClients
-from console.domain.labels import LANGUAGES, text
-from console.service_layer.views import as_json, case_row, now_label, timeline_row
+from console.adapters.assets import STATIC_DIR
+from console.entrypoints.web import (
+    api_admin,
+    api_audit,
+    api_cases,
+    api_orders,
+    auth,
+    errors,
+    live,
+    open311,
+    pages,
+)
+from console.entrypoints.web.deps import UNSAFE_METHODS, WebApp, csrf_guard
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-HTTP_FOR_GRPC = {
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.FAILED_PRECONDITION: 409,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+DESCRIPTION = """\
+The REST API of the CityOps operations console. Every action a screen takes is
+one of these endpoints.
+
+**Authentication**: `POST /api/session` with `{"user_id", "password"}` sets the
+session cookie (HttpOnly, SameSite=Lax) and returns `csrf_token`. Every POST,
+PUT and DELETE must send it in the `X-CSRF-Token` header. Requests without a
+session get 401. Open311 endpoints (`/open311/v2/...`) use no session: they are
+for citizens' apps and the hotline, identified by `api_key`.
+"""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
 }
+# State-changing routes that need no session: logging in (its own CSRF check),
+# and Open311 (no cookies, clients identified by api_key).
+CSRF_EXEMPT = {("/login", "POST"), ("/api/session", "POST"), ("/open311/v2/requests.json", "POST")}
 
 
-def _lang(request: Request, lang: str | None) -> str:
-    chosen = lang or request.cookies.get("lang") or "zh-CN"
-    return chosen if chosen in LANGUAGES else "zh-CN"
+ROUTERS = (
+    auth.router,
+    api_cases.router,
+    api_orders.router,
+    api_audit.router,
+    api_admin.router,
+    live.router,
+    open311.router,
+    pages.router,
+)
 
 
-def _states(state: list[str] | None) -> list[case_pb2.CaseState.ValueType]:
-    try:
-        return [case_pb2.CaseState.Value(s) for s in state or []]
-    except ValueError as exc:
-        raise HTTPException(
-            400, f"unknown state in {state}: use names like CASE_STATE_FILED"
-        ) from exc
+def unsafe_routes() -> list[tuple[str, str, APIRoute]]:
+    """Every state-changing (method, path, route) the console serves."""
+    found = []
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                for method in sorted((route.methods or set()) & UNSAFE_METHODS):
+                    found.append((method, route.path, route))
+    return found
 
 
-def create_app(clients_factory: Any) -> FastAPI:
-    """`clients_factory()` returns ServiceClients; called at startup."""
+def check_csrf_coverage() -> None:
+    """Fails at start-up if a state-changing route was added without the CSRF guard."""
+    for method, path, route in unsafe_routes():
+        if (path, method) in CSRF_EXEMPT:
+            continue
+        if not any(d.call is csrf_guard for d in route.dependant.dependencies):
+            raise RuntimeError(f"{method} {path} lacks the CSRF guard")
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.clients = clients_factory()
-        yield
-        await app.state.clients.close()
 
-    app = FastAPI(title="CityOps console", version="0.1.0", lifespan=lifespan)
+def create_app(web_app: WebApp, static_dir: Path | None = None) -> FastAPI:
+    app = FastAPI(
+        title="CityOps console",
+        version="0.2.0",
+        description=DESCRIPTION,
+        docs_url=None,  # Swagger UI would load from a CDN; the spec is at /api/openapi.json
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.web = web_app
 
-    @app.exception_handler(aio.AioRpcError)
-    async def _grpc_error(_: Request, exc: aio.AioRpcError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.details()}, status_code=HTTP_FOR_GRPC.get(exc.code(), 502)
-        )
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if request.url.path.startswith("/api/") or request.url.path.startswith("/cases"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
-    def clients(request: Request) -> ServiceClients:
-        result: ServiceClients = request.app.state.clients
-        return result
+    errors.install(app)
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/cases")
-    async def api_cases(
-        request: Request,
-        state: Annotated[list[str] | None, Query()] = None,
-        page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-        page_token: str = "",
-    ) -> dict[str, Any]:
-        reply = await clients(request).list_cases(_states(state), page_size, page_token)
-        return as_json(reply)
-
-    @app.get("/api/cases/{case_id}")
-    async def api_case(request: Request, case_id: str) -> dict[str, Any]:
-        return as_json(await clients(request).get_case(case_id))
-
-    @app.get("/api/cases/{case_id}/timeline")
-    async def api_timeline(request: Request, case_id: str) -> dict[str, Any]:
-        entries = await clients(request).timeline(case_id)
-        return {"entries": [as_json(e) for e in entries]}
-
-    @app.get("/api/ledger/verify")
-    async def api_verify_ledger(request: Request) -> dict[str, Any]:
-        return as_json(await clients(request).verify_ledger())
-
-    @app.get("/", response_class=HTMLResponse)
-    async def case_list(
-        request: Request,
-        lang: str | None = None,
-        state: Annotated[list[str] | None, Query()] = None,
-    ) -> HTMLResponse:
-        language = _lang(request, lang)
-        reply = await clients(request).list_cases(_states(state), 100, "")
-        response = TEMPLATES.TemplateResponse(
-            request,
-            "cases.html",
-            {
-                "lang": language,
-                "t": text(language),
-                "cases": [case_row(c, language) for c in reply.cases],
-                "total": reply.total_size,
-                "now": now_label(),
-            },
-        )
-        response.set_cookie("lang", language, samesite="lax")
-        return response
-
-    @app.get("/cases/{case_id}", response_class=HTMLResponse)
-    async def case_page(request: Request, case_id: str, lang: str | None = None) -> HTMLResponse:
-        language = _lang(request, lang)
-        case = await clients(request).get_case(case_id)
-        try:
-            entries = await clients(request).timeline(case_id)
-        except aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.NOT_FOUND:
-                raise
-            entries = []
-        return TEMPLATES.TemplateResponse(
-            request,
-            "case.html",
-            {
-                "lang": language,
-                "t": text(language),
-                "case": case_row(case, language),
-                "timeline": [timeline_row(e) for e in entries],
-            },
-        )
-
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=static_dir or STATIC_DIR), name="static")
+    check_csrf_coverage()
     return app

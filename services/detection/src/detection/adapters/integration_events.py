@@ -11,7 +11,21 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cityops.common.v1 import common_pb2
 from cityops.detection.v1 import detection_pb2, events_pb2
-from detection.domain.model import Certainty, Detection, Severity, SourceKind, Urgency
+from detection.domain.model import (
+    Certainty,
+    Detection,
+    ImageRegion,
+    ReportedArea,
+    SensorReading,
+    Severity,
+    SourceKind,
+    Urgency,
+    WithdrawalKind,
+)
+from svckit.messaging.subjects import subject
+
+# Not (yet) among svckit's subject constants; the DETECTION stream covers it.
+DETECTION_WITHDRAWN = subject("detection", "detection", "withdrawn")
 
 SOURCE_KIND: dict[SourceKind, detection_pb2.SourceKind.ValueType] = {
     k: detection_pb2.SourceKind.Value(f"SOURCE_KIND_{k.name}") for k in SourceKind
@@ -24,6 +38,9 @@ SEVERITY: dict[Severity, common_pb2.Severity.ValueType] = {
 }
 CERTAINTY: dict[Certainty, common_pb2.Certainty.ValueType] = {
     c: common_pb2.Certainty.Value(f"CERTAINTY_{c.name}") for c in Certainty
+}
+WITHDRAWAL_KIND: dict[WithdrawalKind, events_pb2.WithdrawalKind.ValueType] = {
+    k: events_pb2.WithdrawalKind.Value(f"WITHDRAWAL_KIND_{k.name}") for k in WithdrawalKind
 }
 
 
@@ -63,8 +80,65 @@ def to_proto(d: Detection) -> detection_pb2.Detection:
         ],
         raw_payload_sha256=d.raw_payload_sha256,
         description=d.description,
+        supersedes_detection_id=d.supersedes_detection_id,
+        source_code=d.source_code,
+        component_id=d.component_id,
+        area=_area(d.area) if d.area else None,
+        region=_region(d.region) if d.region else None,
+        reading=_reading(d.reading) if d.reading else None,
+        evidence_digests=[
+            detection_pb2.EvidenceDigest(uri=e.uri, algorithm="sha1", value=e.sha1)
+            for e in d.evidence
+            if e.sha1
+        ],
     )
 
 
 def detection_reported(d: Detection) -> events_pb2.DetectionReported:
     return events_pb2.DetectionReported(detection=to_proto(d))
+
+
+def detection_withdrawn(d: Detection) -> events_pb2.DetectionWithdrawn:
+    """The withdrawal of a detection already marked withdrawn."""
+    if d.withdrawn_at is None or d.withdrawal_kind is None:
+        raise ValueError(f"detection {d.detection_id} is not withdrawn")
+    withdrawn_at = Timestamp()
+    withdrawn_at.FromDatetime(d.withdrawn_at)
+    return events_pb2.DetectionWithdrawn(
+        detection_id=d.detection_id,
+        idempotency_key=d.idempotency_key,
+        reason=d.withdrawal_reason,
+        withdrawn_at=withdrawn_at,
+        kind=WITHDRAWAL_KIND[d.withdrawal_kind],
+    )
+
+
+def _point(latitude: float, longitude: float) -> common_pb2.GeoPoint:
+    return common_pb2.GeoPoint(latitude=latitude, longitude=longitude)
+
+
+def _area(a: ReportedArea) -> detection_pb2.DetectionArea:
+    return detection_pb2.DetectionArea(
+        description=a.description,
+        polygons=[
+            detection_pb2.GeoPolygon(points=[_point(lat, lon) for lat, lon in ring])
+            for ring in a.polygons
+        ],
+        circles=[
+            detection_pb2.GeoCircle(centre=_point(c.latitude, c.longitude), radius_m=c.radius_m)
+            for c in a.circles
+        ],
+        geocodes=[
+            detection_pb2.Geocode(value_name=g.value_name, value=g.value) for g in a.geocodes
+        ],
+    )
+
+
+def _region(r: ImageRegion) -> detection_pb2.ImageRegion:
+    return detection_pb2.ImageRegion(x=r.x, y=r.y, width=r.width, height=r.height)
+
+
+def _reading(r: SensorReading) -> detection_pb2.SensorReading:
+    return detection_pb2.SensorReading(
+        metric=r.metric, value=r.value, unit=r.unit, threshold=r.threshold
+    )

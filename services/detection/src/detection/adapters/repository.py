@@ -1,23 +1,33 @@
-"""The only code that queries `detection_detection`; maps rows ⇄ `Detection`."""
+"""The only code that queries detection's tables; maps rows ⇄ domain objects."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from detection.adapters.tables import DetectionRow
+from detection.adapters.tables import DetectionRow, IotAlarmRow
+from detection.domain.iot import AlarmState
 from detection.domain.model import (
     Certainty,
+    Circle,
     Detection,
+    DetectionStatus,
     EvidenceRef,
+    Geocode,
+    ImageRegion,
     Place,
+    ReportedArea,
+    SensorReading,
     Severity,
     SourceKind,
     Urgency,
+    WithdrawalKind,
 )
 from svckit.errors import AlreadyExistsError
 
@@ -40,16 +50,87 @@ class DetectionRepository:
                 f"detection with idempotency key {detection.idempotency_key!r} exists"
             ) from exc
 
+    async def save(self, detection: Detection) -> None:
+        """Store a changed detection (its status after a withdrawal or an update)."""
+        await self._session.merge(_to_row(detection))
+
     async def get(self, detection_id: str) -> Detection | None:
         row = await self._session.get(DetectionRow, detection_id)
         return _from_row(row) if row else None
 
     async def find_by_key(self, idempotency_key: str) -> Detection | None:
+        """The detection this source event made (the hot path: one indexed lookup)."""
         result = await self._session.exec(
             select(DetectionRow).where(DetectionRow.idempotency_key == idempotency_key)
         )
         row = result.first()
         return _from_row(row) if row else None
+
+    async def find_by_keys(self, keys: Sequence[str]) -> list[Detection]:
+        """The detections these source events made, oldest first (unknown keys are absent)."""
+        if not keys:
+            return []
+        result = await self._session.exec(
+            select(DetectionRow)
+            .where(col(DetectionRow.idempotency_key).in_(list(keys)))
+            .order_by(col(DetectionRow.received_at), col(DetectionRow.detection_id))
+        )
+        return [_from_row(row) for row in result.all()]
+
+    async def superseded_by(self, detection_id: str) -> Detection | None:
+        """The detection that replaced this one (a CAP Update of it), if any."""
+        result = await self._session.exec(
+            select(DetectionRow).where(DetectionRow.supersedes_detection_id == detection_id)
+        )
+        row = result.first()
+        return _from_row(row) if row else None
+
+    async def active_for_alarm(
+        self, source_id: str, device_id: str, source_codes: Sequence[str]
+    ) -> list[Detection]:
+        """A device's detections under these alarm codes that still stand, oldest first."""
+        result = await self._session.exec(
+            select(DetectionRow)
+            .where(
+                DetectionRow.source_id == source_id,
+                DetectionRow.device_id == device_id,
+                col(DetectionRow.source_code).in_(list(source_codes)),
+                DetectionRow.status == DetectionStatus.ACTIVE.value,
+            )
+            .order_by(col(DetectionRow.received_at), col(DetectionRow.detection_id))
+        )
+        return [_from_row(row) for row in result.all()]
+
+
+class IotAlarmRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, device_id: str, metric: str) -> AlarmState:
+        """The alarm's state; a metric never seen is clear, with no reading applied."""
+        row = await self._session.get(IotAlarmRow, (device_id, metric))
+        if row is None:
+            return AlarmState(device_id, metric)
+        return AlarmState(
+            device_id,
+            metric,
+            raised=row.raised,
+            detection_id=row.detection_id,
+            last_value=row.last_value,
+            last_reading_at=row.last_reading_at,
+        )
+
+    async def save(self, state: AlarmState) -> None:
+        await self._session.merge(
+            IotAlarmRow(
+                device_id=state.device_id,
+                metric=state.metric,
+                raised=state.raised,
+                detection_id=state.detection_id,
+                last_value=state.last_value,
+                last_reading_at=state.last_reading_at,
+            )
+        )
 
 
 def _to_row(d: Detection) -> DetectionRow:
@@ -78,6 +159,17 @@ def _to_row(d: Detection) -> DetectionRow:
         evidence=json.dumps([asdict(e) for e in d.evidence], ensure_ascii=False),
         raw_payload_sha256=d.raw_payload_sha256,
         description=d.description,
+        source_code=d.source_code,
+        component_id=d.component_id,
+        supersedes_detection_id=d.supersedes_detection_id,
+        area=_dump(d.area),
+        region=_dump(d.region),
+        reading=_dump(d.reading),
+        exercise=d.exercise,
+        status=d.status.value,
+        withdrawn_at=d.withdrawn_at,
+        withdrawal_kind=d.withdrawal_kind.value if d.withdrawal_kind else "",
+        withdrawal_reason=d.withdrawal_reason,
     )
 
 
@@ -103,4 +195,28 @@ def _from_row(row: DetectionRow) -> Detection:
         evidence=tuple(EvidenceRef(**item) for item in json.loads(row.evidence)),
         raw_payload_sha256=row.raw_payload_sha256,
         description=row.description,
+        source_code=row.source_code,
+        component_id=row.component_id,
+        supersedes_detection_id=row.supersedes_detection_id,
+        area=_area(json.loads(row.area)) if row.area else None,
+        region=ImageRegion(**json.loads(row.region)) if row.region else None,
+        reading=SensorReading(**json.loads(row.reading)) if row.reading else None,
+        exercise=row.exercise,
+        status=DetectionStatus(row.status),
+        withdrawn_at=row.withdrawn_at,
+        withdrawal_kind=WithdrawalKind(row.withdrawal_kind) if row.withdrawal_kind else None,
+        withdrawal_reason=row.withdrawal_reason,
+    )
+
+
+def _dump(value: ReportedArea | ImageRegion | SensorReading | None) -> str:
+    return json.dumps(asdict(value), ensure_ascii=False) if value is not None else ""
+
+
+def _area(data: dict[str, Any]) -> ReportedArea:
+    return ReportedArea(
+        description=data["description"],
+        polygons=tuple(tuple((lat, lon) for lat, lon in ring) for ring in data["polygons"]),
+        circles=tuple(Circle(**c) for c in data["circles"]),
+        geocodes=tuple(Geocode(**g) for g in data["geocodes"]),
     )

@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from detection.domain.commands import EvidenceInput, ReportDetection
+from detection.domain.geometry import area_problems
 from detection.domain.model import (
     Certainty,
     Detection,
+    DetectionStatus,
     EvidenceRef,
+    ImageRegion,
     Place,
+    SensorReading,
     Severity,
     SourceKind,
     Urgency,
+    WithdrawalKind,
 )
-from svckit.errors import InvalidArgumentError
+from detection.domain.problems import FieldProblem, InvalidReportError, clean_text, has_control
+from svckit.errors import FailedPreconditionError
 from svckit.reference import Catalogue, CityMap
 
 MAX_ID_CHARS = 128
@@ -39,30 +44,12 @@ MAX_EVIDENCE = 20
 MAX_SIZE_BYTES = 2**63 - 1  # int64 in the contract
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 # CAP 1.1's "Very Likely" is deprecated by CAP 1.2, which says to treat it as "Likely".
 _CAP_ALIASES: dict[str, StrEnum] = {"very likely": Certainty.LIKELY}
 
 E = TypeVar("E", bound=StrEnum)
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    """One thing wrong with a report; `field` is "" when no single field is at fault."""
-
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.reason}" if self.field else self.reason
-
-
-class InvalidReportError(InvalidArgumentError):
-    """The report is refused; `problems` lists every reason, each naming its field."""
-
-    def __init__(self, problems: Sequence[FieldProblem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("invalid detection report: " + "; ".join(map(str, self.problems)))
 
 
 @dataclass(frozen=True)
@@ -114,11 +101,17 @@ def normalise(
     severity = _optional_cap(Severity, "severity", report.severity, problems)
     certainty = _optional_cap(Certainty, "certainty", report.certainty, problems)
     evidence = _evidence(report.evidence, problems)
-    vendor = _text("vendor", report.vendor, MAX_TEXT_CHARS, problems)
-    device_id = _text("device_id", report.device_id, MAX_TEXT_CHARS, problems)
-    model_name = _text("model_name", report.model_name, MAX_TEXT_CHARS, problems)
-    model_version = _text("model_version", report.model_version, MAX_TEXT_CHARS, problems)
-    description = _text("description", report.description, MAX_DESCRIPTION_CHARS, problems)
+    vendor = clean_text("vendor", report.vendor, MAX_TEXT_CHARS, problems)
+    device_id = clean_text("device_id", report.device_id, MAX_TEXT_CHARS, problems)
+    model_name = clean_text("model_name", report.model_name, MAX_TEXT_CHARS, problems)
+    model_version = clean_text("model_version", report.model_version, MAX_TEXT_CHARS, problems)
+    description = clean_text("description", report.description, MAX_DESCRIPTION_CHARS, problems)
+    source_code = clean_text("source_code", report.source_code, MAX_TEXT_CHARS, problems)
+    component_id = clean_text("component_id", report.component_id, MAX_TEXT_CHARS, problems)
+    if report.area is not None:
+        problems += area_problems(report.area)
+    _region_problems(report.region, problems)
+    _reading_problems(report.reading, problems)
     if not _SHA256.match(report.raw_payload_sha256):
         problems.append(FieldProblem("raw_payload_sha256", "must be 64 lowercase hex digits"))
     if problems or kind is None or place is None or observed_at is None:
@@ -144,7 +137,58 @@ def normalise(
         device_id=device_id,
         model_name=model_name,
         model_version=model_version,
+        source_code=source_code,
+        component_id=component_id,
+        area=report.area,
+        region=report.region,
+        reading=report.reading,
+        exercise=report.exercise,
     )
+
+
+def withdraw(detection: Detection, kind: WithdrawalKind, reason: str, at: datetime) -> Detection:
+    """The detection withdrawn; only an active detection can be (once)."""
+    if detection.status is not DetectionStatus.ACTIVE:
+        raise FailedPreconditionError(
+            f"detection {detection.detection_id} is {detection.status.value}, not active"
+        )
+    # The reason is the source's own words: kept readable, never a cause for refusal.
+    text = "".join(c for c in reason if not has_control(c, allowed="\n\t"))
+    text = text.strip()[:MAX_DESCRIPTION_CHARS]
+    return replace(
+        detection,
+        status=DetectionStatus.WITHDRAWN,
+        withdrawn_at=at.astimezone(UTC),
+        withdrawal_kind=kind,
+        withdrawal_reason=text,
+    )
+
+
+def supersede(detection: Detection) -> Detection:
+    """The detection replaced by a later report (CAP Update); only an active one can be."""
+    if detection.status is not DetectionStatus.ACTIVE:
+        raise FailedPreconditionError(
+            f"detection {detection.detection_id} is {detection.status.value}, not active"
+        )
+    return replace(detection, status=DetectionStatus.SUPERSEDED)
+
+
+def source_id_from(prefix: str, name: str) -> str:
+    """A source id for a name a foreign format gives (a CAP sender, a CloudEvents
+    source URI): `prefix/` + the name with '%' and ':' percent-escaped, because an
+    idempotency key is `source_id:event_id` and ':' is its separator."""
+    return f"{prefix}/" + name.replace("%", "%25").replace(":", "%3A")
+
+
+def parse_time(
+    value: str,
+    received_at: datetime,
+    skew: timedelta,
+    problems: list[FieldProblem],
+    name: str = "observed_at",
+) -> datetime | None:
+    """An ISO 8601 time with a zone offset, in UTC, at most `skew` ahead of receipt."""
+    return _observed_at(value, received_at, skew, problems, name)
 
 
 def _identity_problems(source_id: str, source_event_id: str) -> list[FieldProblem]:
@@ -156,7 +200,7 @@ def _identity_problems(source_id: str, source_event_id: str) -> list[FieldProble
             problems.append(FieldProblem(name, "must not start or end with whitespace"))
         elif len(value) > MAX_ID_CHARS:
             problems.append(FieldProblem(name, f"must be at most {MAX_ID_CHARS} characters"))
-        elif _has_control(value):
+        elif has_control(value):
             problems.append(
                 FieldProblem(name, "must not contain control characters or invalid Unicode")
             )
@@ -196,26 +240,30 @@ def _place(lat: float, lon: float, city: CityMap, problems: list[FieldProblem]) 
 
 
 def _observed_at(
-    value: str, received_at: datetime, skew: timedelta, problems: list[FieldProblem]
+    value: str,
+    received_at: datetime,
+    skew: timedelta,
+    problems: list[FieldProblem],
+    name: str = "observed_at",
 ) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
-        problems.append(FieldProblem("observed_at", f"not an ISO 8601 date-time: {value!r}"))
+        problems.append(FieldProblem(name, f"not an ISO 8601 date-time: {value!r}"))
         return None
     if when.utcoffset() is None:
-        problems.append(FieldProblem("observed_at", "needs a zone offset (e.g. Z or +08:00)"))
+        problems.append(FieldProblem(name, "needs a zone offset (e.g. Z or +08:00)"))
         return None
     try:
         when = when.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC date
-        problems.append(FieldProblem("observed_at", f"out of range: {value!r}"))
+        problems.append(FieldProblem(name, f"out of range: {value!r}"))
         return None
     ahead = when - received_at
     if ahead > skew:
         problems.append(
             FieldProblem(
-                "observed_at",
+                name,
                 f"is {ahead.total_seconds():.0f}s in the future; at most "
                 f"{skew.total_seconds():.0f}s of clock skew is allowed",
             )
@@ -246,34 +294,56 @@ def _evidence(
     for index, item in enumerate(items):
         at = f"evidence.{index}"
         uri = item.uri.strip()
-        if not uri or len(uri) > MAX_URI_CHARS or _has_control(uri) or not urlsplit(uri).scheme:
+        if not uri or len(uri) > MAX_URI_CHARS or has_control(uri) or not urlsplit(uri).scheme:
             problems.append(
                 FieldProblem(f"{at}.uri", f"must be an absolute URI of at most {MAX_URI_CHARS}")
             )
-        sha256 = item.sha256.strip().lower()
-        if not _SHA256.match(sha256):
+        sha256 = "" if item.sha256 is None else item.sha256.strip().lower()
+        if item.sha256 is not None and not _SHA256.match(sha256):
             problems.append(FieldProblem(f"{at}.sha256", "must be 64 hex digits"))
+        sha1 = item.sha1.strip().lower()
+        if sha1 and not _SHA1.match(sha1):
+            problems.append(FieldProblem(f"{at}.sha1", "must be 40 hex digits"))
         media_type = item.media_type.strip().lower()
         if not _MEDIA_TYPE.match(media_type):
             problems.append(FieldProblem(f"{at}.media_type", "must be type/subtype"))
-        if not 0 < item.size_bytes <= MAX_SIZE_BYTES:
+        size = 0 if item.size_bytes is None else item.size_bytes
+        if item.size_bytes is not None and not 0 < size <= MAX_SIZE_BYTES:
             problems.append(FieldProblem(f"{at}.size_bytes", "must be a positive int64 byte count"))
-        refs.append(EvidenceRef(uri, sha256, media_type, item.size_bytes))
+        refs.append(EvidenceRef(uri, sha256, media_type, size, sha1))
     return tuple(refs)
 
 
-def _text(name: str, value: str, limit: int, problems: list[FieldProblem]) -> str:
-    text = value.strip()
-    if len(text) > limit:
-        problems.append(FieldProblem(name, f"must be at most {limit} characters"))
-    elif _has_control(text, allowed="\n\t"):
+def _region_problems(region: ImageRegion | None, problems: list[FieldProblem]) -> None:
+    if region is None:
+        return
+    values = (region.x, region.y, region.width, region.height)
+    inside = all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values)
+    # A little slack: vendors round each value on its own.
+    if not inside or region.x + region.width > 1.001 or region.y + region.height > 1.001:
         problems.append(
-            FieldProblem(name, "must not contain control characters or invalid Unicode")
+            FieldProblem("region", "must be x, y, width, height as fractions (0..1) of the image")
         )
-    return text
 
 
-def _has_control(text: str, allowed: str = "") -> bool:
-    """Control characters (NUL breaks PostgreSQL text) and lone surrogates (not
-    encodable as UTF-8, so neither storable nor sendable) are refused at the door."""
-    return any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
+def _reading_problems(reading: SensorReading | None, problems: list[FieldProblem]) -> None:
+    if reading is None:
+        return
+    if not (math.isfinite(reading.value) and math.isfinite(reading.threshold)):
+        problems.append(FieldProblem("reading", "value and threshold must be finite numbers"))
+    clean_text("reading.metric", reading.metric, MAX_TEXT_CHARS, problems)
+    clean_text("reading.unit", reading.unit, MAX_TEXT_CHARS, problems)
+
+
+__all__ = [
+    "FieldProblem",
+    "IngestPolicy",
+    "InvalidReportError",
+    "idempotency_key",
+    "normalise",
+    "parse_cap",
+    "parse_time",
+    "source_id_from",
+    "supersede",
+    "withdraw",
+]

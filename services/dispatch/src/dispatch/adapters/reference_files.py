@@ -11,10 +11,12 @@ from typing import Any
 
 import yaml
 
+from dispatch.domain.calendars import CalendarBook, parse_calendars, parse_holiday_year
 from dispatch.domain.departments import DepartmentDirectory, parse_departments
-from dispatch.domain.matrix import ResponsibilityMatrix, parse_matrix
+from dispatch.domain.matrix import parse_document
 from dispatch.domain.model import ResponsibilityError
 from dispatch.domain.reference import ReferenceData
+from dispatch.domain.teams import DepartmentTeams, parse_teams
 from svckit.reference import (
     Catalogue,
     CityMap,
@@ -25,6 +27,8 @@ from svckit.reference import (
 
 DEPARTMENTS_FILE = Path("dispatch") / "departments.yaml"
 RESPONSIBILITY_FILE = Path("dispatch") / "responsibility.yaml"
+CALENDARS_DIR = Path("dispatch") / "calendars"
+TEAMS_FILE = Path("dispatch") / "teams.yaml"
 
 
 def load_reference(
@@ -32,35 +36,57 @@ def load_reference(
     *,
     departments_file: Path | None = None,
     responsibility_file: Path | None = None,
+    calendars_dir: Path | None = None,
+    teams_file: Path | None = None,
 ) -> ReferenceData:
-    """Catalogue, city map, departments and matrix from ``config_dir`` (default: the repository's).
+    """Everything dispatch routes and times with, from ``config_dir`` (default: the repository's).
 
-    ``departments_file`` / ``responsibility_file`` replace the default files,
-    e.g. a city's own matrix or a test's.
+    Any file may be replaced, e.g. by a city's own matrix or a test's. A
+    missing teams file means no department has teams.
     """
     folder = config_dir or default_config_dir()
     catalogue = Catalogue.load(default_catalogue_path(folder))
     city_map = CityMap.load(default_city_map_path(folder))
     directory = load_departments(departments_file or folder / DEPARTMENTS_FILE, city_map)
-    matrix = load_matrix(responsibility_file or folder / RESPONSIBILITY_FILE, catalogue, directory)
-    return ReferenceData(city_map=city_map, matrix=matrix)
+    path = responsibility_file or folder / RESPONSIBILITY_FILE
+    document = parse_document(
+        read_yaml(path),
+        catalogue=catalogue,
+        directory=directory,
+        city_map=city_map,
+        source=str(path),
+    )
+    teams_path = teams_file or folder / TEAMS_FILE
+    return ReferenceData(
+        document=document,
+        calendars=load_calendars(calendars_dir or folder / CALENDARS_DIR, directory),
+        teams=load_teams(teams_path, directory) if teams_path.exists() else {},
+    )
 
 
 def load_departments(path: Path, city_map: CityMap) -> DepartmentDirectory:
     districts = [d.code for d in city_map.districts]
-    return parse_departments(_read_yaml(path), districts, source=str(path))
+    return parse_departments(read_yaml(path), districts, source=str(path))
 
 
-def load_matrix(
-    path: Path, catalogue: Catalogue, directory: DepartmentDirectory
-) -> ResponsibilityMatrix:
-    return parse_matrix(
-        _read_yaml(path), catalogue=catalogue, directory=directory, source=str(path)
-    )
+def load_calendars(folder: Path, directory: DepartmentDirectory) -> CalendarBook:
+    """``calendars.yaml`` plus every ``holidays-<year>.yaml`` beside it."""
+    years = [
+        parse_holiday_year(read_yaml(path), source=str(path))
+        for path in sorted(folder.glob("holidays-*.yaml"))
+    ]
+    path = folder / "calendars.yaml"
+    return parse_calendars(read_yaml(path), years, directory, source=str(path))
 
 
-def _read_yaml(path: Path) -> Any:
+def load_teams(path: Path, directory: DepartmentDirectory) -> dict[str, DepartmentTeams]:
+    return parse_teams(read_yaml(path), directory, source=str(path))
+
+
+def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ResponsibilityError(str(path), [f"cannot read: {exc}"]) from exc
     except yaml.YAMLError as exc:
         raise ResponsibilityError(str(path), [f"not valid YAML: {exc}"]) from exc

@@ -30,6 +30,17 @@ class DepartmentDirectory:
         """The department of this type in this district, if the city has one."""
         return self._by_place.get((district_code, department_type))
 
+    def resolve(self, name: str, district_code: str) -> Department | None:
+        """A department named by id, or by type (the one of that type in the district)."""
+        department = self._by_id.get(name)
+        if department is not None:
+            return department
+        try:
+            department_type = DepartmentType(name)
+        except ValueError:
+            return None
+        return self.of_type(district_code, department_type)
+
     def __contains__(self, department_id: object) -> bool:
         return department_id in self._by_id
 

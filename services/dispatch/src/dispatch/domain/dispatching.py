@@ -1,59 +1,165 @@
-"""Deciding a filed case: dispatched to a department with a deadline, or unroutable."""
+"""Deciding where a case goes: the first dispatch, a return, a re-dispatch.
+
+Pure: the service layer loads the case and its assignments, calls these,
+and stores what they changed. Deadlines are working time on each receiving
+department's own calendar.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
+from dispatch.domain.calendars import CalendarBook
+from dispatch.domain.departments import DepartmentDirectory
 from dispatch.domain.matrix import ResponsibilityMatrix
-from dispatch.domain.model import DispatchRecord, Outcome
-from svckit.errors import InvalidArgumentError
+from dispatch.domain.model import (
+    Assignment,
+    AssignmentStatus,
+    CaseFile,
+    CaseState,
+    Decision,
+    Role,
+)
+from dispatch.domain.stages import Stage
+from dispatch.domain.working_time import WorkingCalendar
+from svckit.errors import FailedPreconditionError, InvalidArgumentError
 
 
-def decide(
-    matrix: ResponsibilityMatrix,
-    *,
-    dispatch_id: str,
-    case_id: str,
-    category_code: str,
-    district_code: str,
-    now: datetime,
-    origin_traceparent: str = "",
-) -> DispatchRecord:
-    """Route a filed case now; any reason it cannot be routed becomes an unroutable record.
+@dataclass(frozen=True)
+class Unroutable:
+    """Why a case cannot be dispatched automatically."""
+
+    reason: str
+
+
+def route_case(
+    matrix: ResponsibilityMatrix, case: CaseFile, now: datetime
+) -> Decision | Unroutable:
+    """The decision for a case now, or why an operator must dispatch it by hand.
 
     A filed case is never refused: intake has already opened it, so a case no
     rule covers (or one naming a category or district this service does not
-    know, e.g. after a catalogue change) is recorded as unroutable with the
-    reason, for an operator to dispatch by hand, rather than dropped.
+    know, e.g. after a catalogue change) waits in the manual queue with the
+    reason rather than being dropped. A ``manual`` rule puts it there on purpose.
     """
-    unroutable = DispatchRecord(
-        dispatch_id=dispatch_id,
-        case_id=case_id,
-        category_code=category_code,
-        district_code=district_code,
-        outcome=Outcome.UNROUTABLE,
-        decided_at=now,
-        origin_traceparent=origin_traceparent,
-    )
-    if not district_code:
-        return replace(unroutable, reason="the case's place has no district")
+    if not case.district_code:
+        return Unroutable("the case's place has no district")
     try:
-        decision = matrix.route(category_code, district_code, now)
+        decision = matrix.route(case.category_code, case.place, now, case.urgency)
     except InvalidArgumentError as exc:
-        return replace(unroutable, reason=str(exc))
+        return Unroutable(str(exc))
     if decision is None:
-        reason = (
-            f"no responsibility rule (version {matrix.version}) covers {category_code} "
-            f"in {district_code} on {matrix.local_date(now)}"
+        return Unroutable(
+            f"no responsibility rule covers {case.category_code} in {case.district_code} "
+            f"on {matrix.local_date(now)}"
         )
-        return replace(unroutable, reason=reason)
-    return replace(
-        unroutable,
-        outcome=Outcome.DISPATCHED,
-        department_id=decision.department_id,
-        rule_id=decision.rule_id,
-        rule_version=decision.rule_version,
-        handling_hours=decision.handling_hours,
-        deadline=decision.deadline(now),
+    if decision.manual:
+        return Unroutable(
+            f"rule {decision.rule_id} (v{decision.rule_version}) sends {case.category_code} "
+            "to manual dispatch"
+        )
+    return decision
+
+
+def calendar_of(
+    calendars: CalendarBook, directory: DepartmentDirectory, department_id: str
+) -> WorkingCalendar:
+    department = directory.get(department_id)
+    return calendars.for_department(department_id, department.type if department else None)
+
+
+def assignments_for(
+    case: CaseFile,
+    decision: Decision,
+    *,
+    now: datetime,
+    calendars: CalendarBook,
+    directory: DepartmentDirectory,
+    new_id: Callable[[], str],
+    teams: Mapping[str, str] | None = None,
+    lead_only: bool = False,
+) -> list[Assignment]:
+    """The lead's assignment and (unless ``lead_only``) one per assisting department.
+
+    Each starts now with the 处置 working time of the decision on the
+    receiving department's own calendar. Moves the case to the next attempt.
+    """
+    case.attempt += 1
+    case.state, case.reason, case.updated_at = CaseState.DISPATCHED, "", now
+    lead = decision.department_id
+    roles = [(lead, Role.LEAD)] + (
+        [] if lead_only else [(a, Role.ASSIST) for a in decision.assist_ids]
+    )
+    disposal = decision.stage_hours[Stage.DISPOSAL]
+    return [
+        Assignment(
+            dispatch_id=new_id(),
+            case_id=case.case_id,
+            department_id=department,
+            role=role,
+            attempt=case.attempt,
+            rule_id=decision.rule_id,
+            rule_version=decision.rule_version,
+            dispatched_at=now,
+            deadline=calendar_of(calendars, directory, department).add(now, disposal),
+            lead_department_id=lead,
+            team_id=(teams or {}).get(department, ""),
+            order=index,
+        )
+        for index, (department, role) in enumerate(roles)
+    ]
+
+
+def take_return(
+    case: CaseFile,
+    assignment: Assignment,
+    *,
+    at: datetime,
+    reason: str,
+    calendar: WorkingCalendar,
+) -> None:
+    """退单: the assignment ends RETURNED; the time it was held is recorded as lost.
+
+    Only a lead's return counts towards arbitration and excludes that
+    department from the fallbacks; an assisting department that returns
+    simply leaves the joint case.
+    """
+    assignment.end(AssignmentStatus.RETURNED, at, reason)
+    assignment.lost = calendar.between(assignment.dispatched_at, at)
+    case.updated_at = at
+    if assignment.role is Role.LEAD:
+        case.returns += 1
+        if assignment.department_id not in case.returned_by:
+            case.returned_by.append(assignment.department_id)
+
+
+def manual_decision(
+    matrix: ResponsibilityMatrix,
+    case: CaseFile,
+    department_id: str,
+    assist_ids: tuple[str, ...] = (),
+    *,
+    rule_id: str,
+    rule_version: str = "",
+) -> Decision:
+    """A decision made by a person (manual dispatch, arbitration): the catalogue's stage hours."""
+    directory = matrix.directory
+    for name in (department_id, *assist_ids):
+        if name not in directory:
+            raise InvalidArgumentError(f"unknown department {name!r}")
+    if department_id in assist_ids:
+        raise InvalidArgumentError("the lead department cannot also assist")
+    if case.category_code not in matrix.catalogue:
+        raise FailedPreconditionError(
+            f"case {case.case_id} has category {case.category_code!r}, which the catalogue does "
+            "not know: reclassify the case first"
+        )
+    return Decision(
+        department_id=department_id,
+        rule_id=rule_id,
+        rule_version=rule_version,
+        stage_hours=matrix.stage_hours(case.category_code, case.urgency),
+        assist_ids=tuple(dict.fromkeys(assist_ids)),
     )

@@ -1,17 +1,28 @@
-"""What dispatch decides and records: departments, routing answers, dispatch records."""
+"""What dispatch decides and records: routing answers, cases, assignments.
+
+A case (``CaseFile``) is dispatch's view of one filed case: where it is,
+what it is, where it stands. Each time a department is made responsible
+for it, lead (主办) or assisting (协办), that is an ``Assignment`` with its
+own dispatch id, attempt number, deadline and the rule version that made
+it. A return, an arbitration or a reclassification adds assignments; none
+is ever rewritten except to record how it ended.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from dispatch.domain.areas import Place
+from dispatch.domain.stages import Stage
 from svckit.reference import DepartmentType
 
 
 class ResponsibilityError(ValueError):
-    """A departments or responsibility file is unusable; ``problems`` lists each one.
+    """A reference file or catalogue change is unusable; ``problems`` lists each one.
 
     Loading reports every problem at once, each naming its entry (a rule id or
     a department id), so one edit-and-reload fixes the whole file rather than
@@ -38,63 +49,119 @@ class Department:
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer of the responsibility matrix for one category, district and date."""
+    """The catalogue's answer for one category, place, urgency and date.
+
+    ``department_id`` is empty when the winning rule is ``manual``.
+    """
 
     department_id: str
     rule_id: str
     rule_version: str
-    handling_hours: int
+    stage_hours: Mapping[Stage, timedelta]
+    assist_ids: tuple[str, ...] = ()
+    manual: bool = False
+    closing_criteria_zh: str = ""
+    closing_criteria_en: str = ""
 
-    def deadline(self, dispatched_at: datetime) -> datetime:
-        """When the department must have finished; see ``deadline_for``."""
-        return deadline_for(dispatched_at, self.handling_hours)
+    __hash__ = None  # type: ignore[assignment]
 
+    @property
+    def disposal(self) -> timedelta:
+        return self.stage_hours[Stage.DISPOSAL]
 
-def deadline_for(dispatched_at: datetime, handling_hours: int) -> datetime:
-    """处置时限 end: ``dispatched_at`` plus ``handling_hours`` plain clock hours.
-
-    The catalogue's hours are meant as *working* hours (工作时) on the city's
-    holiday calendar; working-time calendars arrive in a later issue, and until
-    then a deadline counts nights, weekends and holidays like any other hour.
-    That only makes deadlines earlier than they will be, never later.
-    """
-    return dispatched_at + timedelta(hours=handling_hours)
+    @property
+    def handling_hours(self) -> int:
+        """处置 working hours, rounded up to whole hours (the first contract's field)."""
+        return math.ceil(self.disposal.total_seconds() / 3600)
 
 
 @dataclass(frozen=True)
 class RoutingAnswer:
-    """Who would receive a category at a point: the district found and the decision."""
+    """Who would receive a category at a point: the place found and the decision."""
 
-    district_code: str
+    place: Place
     decision: Decision
 
+    @property
+    def district_code(self) -> str:
+        return self.place.district_code
 
-class Outcome(StrEnum):
-    """How a filed case left dispatch."""
+
+class CaseState(StrEnum):
+    """Where a case stands as far as dispatch is concerned."""
 
     DISPATCHED = "dispatched"
-    UNROUTABLE = "unroutable"
+    UNROUTABLE = "unroutable"  # in the manual dispatch queue
+    ARBITRATION = "arbitration"  # returned too often; waits for a supervisor
+    BACKLOGGED = "backlogged"  # 挂账: clock stopped
+    COMPLETED = "completed"  # the lead reported done; 核查 is running
+    CLOSED = "closed"  # 结案, or merged into another case
 
 
-@dataclass(frozen=True)
-class DispatchRecord:
-    """One filed case's dispatch decision, kept once per case.
+class Role(StrEnum):
+    LEAD = "lead"  # 主办
+    ASSIST = "assist"  # 协办
 
-    ``department_id``, ``rule_*``, ``handling_hours`` and ``deadline`` are set
-    only when dispatched; ``reason`` only when unroutable.
-    """
 
-    dispatch_id: str
+class AssignmentStatus(StrEnum):
+    ACTIVE = "active"
+    RETURNED = "returned"
+    COMPLETED = "completed"
+    SUPERSEDED = "superseded"  # reclassified, merged or closed before it finished
+
+
+@dataclass
+class CaseFile:
+    """Dispatch's view of one filed case (what it needs to route it again later)."""
+
     case_id: str
     category_code: str
-    district_code: str
-    outcome: Outcome
-    decided_at: datetime
-    department_id: str = ""
-    rule_id: str = ""
-    rule_version: str = ""
-    handling_hours: int = 0
-    deadline: datetime | None = None
+    place: Place
+    title: str
+    urgency: str
+    state: CaseState
+    received_at: datetime
+    updated_at: datetime
+    attempt: int = 0
+    # Returns by lead departments (退单), and who returned it, in order.
+    returns: int = 0
+    returned_by: list[str] = field(default_factory=list)
     reason: str = ""
     # The traceparent of the CaseFiled event, so later actions link to the case's trace.
     origin_traceparent: str = ""
+    verification_deadline: datetime | None = None
+
+    @property
+    def district_code(self) -> str:
+        return self.place.district_code
+
+
+@dataclass
+class Assignment:
+    """One department's share of a case, from one decision."""
+
+    dispatch_id: str
+    case_id: str
+    department_id: str
+    role: Role
+    attempt: int
+    rule_id: str
+    rule_version: str
+    dispatched_at: datetime
+    deadline: datetime
+    lead_department_id: str
+    team_id: str = ""
+    # Position within its decision: the lead 0, assisting departments 1, 2, ...
+    order: int = 0
+    status: AssignmentStatus = AssignmentStatus.ACTIVE
+    ended_at: datetime | None = None
+    end_reason: str = ""
+    # Working time the department held the case before returning it (time lost).
+    lost: timedelta = timedelta(0)
+
+    @property
+    def active(self) -> bool:
+        return self.status is AssignmentStatus.ACTIVE
+
+    def end(self, status: AssignmentStatus, at: datetime, reason: str) -> None:
+        self.status, self.ended_at, self.end_reason = status, at, reason

@@ -1,18 +1,36 @@
-"""What dispatch consumes: one durable consumer per producer stream."""
+"""What dispatch consumes: one durable consumer per producer stream, filtered to its subjects."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from dispatch.domain.reference import ReferenceData
 from dispatch.service_layer import handlers
+from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
-from svckit.messaging.subjects import CASE_FILED
+from svckit.messaging.subjects import (
+    CASE_CLOSED,
+    CASE_FILED,
+    WORKORDER_COMPLETED,
+    WORKORDER_EXTENSION_REQUESTED,
+    WORKORDER_RETURNED,
+    subject,
+)
 from svckit.runtime import ServiceRuntime
 
+CASE_RECLASSIFIED = subject("intake", "case", "reclassified")
+CASE_MERGED = subject("intake", "case", "merged")
 
-async def subscribe(runtime: ServiceRuntime[DispatchUnitOfWork], reference: ReferenceData) -> None:
-    """``dispatch-intake`` on INTAKE, filtered to filed cases (the only intake event routed here)."""
+
+async def subscribe(runtime: ServiceRuntime[DispatchUnitOfWork], ctx: DispatchContext) -> None:
+    """``dispatch-intake``, ``dispatch-workorders`` and ``dispatch-audit``."""
     await runtime.subscribe(
-        "intake", partial(handlers.on_case_filed, reference=reference), [CASE_FILED]
+        "intake",
+        partial(handlers.on_intake_event, ctx=ctx),
+        [CASE_FILED, CASE_RECLASSIFIED, CASE_MERGED],
     )
+    await runtime.subscribe(
+        "workorders",
+        partial(handlers.on_workorders_event, ctx=ctx),
+        [WORKORDER_RETURNED, WORKORDER_EXTENSION_REQUESTED, WORKORDER_COMPLETED],
+    )
+    await runtime.subscribe("audit", partial(handlers.on_audit_event, ctx=ctx), [CASE_CLOSED])

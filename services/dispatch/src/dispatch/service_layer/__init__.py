@@ -1,1 +1,1 @@
-"""Use cases: handle filed cases, answer routing and dispatch queries."""
+"""Use cases: routing, returns and arbitration, stage clocks, the managed catalogue, queries."""

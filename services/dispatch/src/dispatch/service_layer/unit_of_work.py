@@ -1,13 +1,33 @@
-"""Dispatch's unit of work: one transaction for a decision, its event and its inbox row."""
+"""Dispatch's unit of work: one transaction for a decision, its events, timers and inbox row."""
 
 from __future__ import annotations
 
-from dispatch.adapters.repository import DecisionRepository
+from dispatch.adapters.repository import AssignmentRepository, CaseRepository
+from dispatch.adapters.stores import (
+    ArbitrationRepository,
+    ExtensionRepository,
+    RuleRepository,
+    TimerRepository,
+)
+from dispatch.domain.matrix import ResponsibilityMatrix
 from svckit.uow import SqlUnitOfWork
 
 
 class DispatchUnitOfWork(SqlUnitOfWork):
-    decisions: DecisionRepository
+    cases: CaseRepository
+    assignments: AssignmentRepository
+    rules: RuleRepository
+    timers: TimerRepository
+    extensions: ExtensionRepository
+    arbitrations: ArbitrationRepository
+    # The catalogue as checked once in this transaction (see CatalogueCache).
+    matrix: ResponsibilityMatrix | None = None
 
     def _open(self) -> None:
-        self.decisions = DecisionRepository(self.session)
+        self.matrix = None
+        self.cases = CaseRepository(self.session)
+        self.assignments = AssignmentRepository(self.session)
+        self.rules = RuleRepository(self.session)
+        self.timers = TimerRepository(self.session)
+        self.extensions = ExtensionRepository(self.session)
+        self.arbitrations = ArbitrationRepository(self.session)

@@ -1,7 +1,7 @@
-"""Protos in and out: other services' events → domain commands, cases → protos.
+"""Other services' events → intake's domain commands and case signals.
 
-Only this module (and the gRPC entrypoint) knows the wire shapes, so the
-domain never sees a proto.
+Only this module (with `case_protos` and the gRPC entrypoint) knows the wire
+shapes, so the domain never sees a proto.
 """
 
 from __future__ import annotations
@@ -15,124 +15,151 @@ from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.common.v1 import common_pb2
 from cityops.detection.v1 import events_pb2 as detection_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
-from cityops.intake.v1 import case_pb2, events_pb2
 from cityops.workorders.v1 import events_pb2 as workorder_events
-from intake.domain.commands import FileFromDetection
-from intake.domain.model import Case, CaseState, Place, Progress
+from cityops.workorders.v1 import work_order_pb2
+from intake.adapters.policy_file import source_kind_name
+from intake.domain.commands import FileFromDetection, WithdrawDetection
+from intake.domain.model import (
+    ArbitrationRequest,
+    CaseSignal,
+    CaseState,
+    DispatchFacts,
+    Escalation,
+    Evidence,
+    Place,
+    Progress,
+)
 from svckit.errors import PermanentError
 from svckit.messaging.envelope import IncomingEvent
 
-STATE_TO_PROTO: dict[CaseState, case_pb2.CaseState.ValueType] = {
-    CaseState.TRIAGE: case_pb2.CASE_STATE_TRIAGE,
-    CaseState.FILED: case_pb2.CASE_STATE_FILED,
-    CaseState.REJECTED: case_pb2.CASE_STATE_REJECTED,
-    CaseState.MERGED: case_pb2.CASE_STATE_MERGED,
-    CaseState.DISPATCHED: case_pb2.CASE_STATE_DISPATCHED,
-    CaseState.UNROUTABLE: case_pb2.CASE_STATE_UNROUTABLE,
-    CaseState.ACCEPTED: case_pb2.CASE_STATE_ACCEPTED,
-    CaseState.COMPLETED: case_pb2.CASE_STATE_COMPLETED,
-    CaseState.VERIFIED: case_pb2.CASE_STATE_VERIFIED,
-    CaseState.REWORK: case_pb2.CASE_STATE_REWORK,
-    CaseState.CLOSED: case_pb2.CASE_STATE_CLOSED,
-}
-STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
-
-
-def _timestamp(when: datetime | None) -> Timestamp | None:
-    if when is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
+CERTAINTY_PREFIX = "CERTAINTY_"
 
 
 def _when(message: Message, field: str, fallback: datetime) -> datetime:
     """An event's own timestamp field, or the envelope time if the producer left it unset."""
-    if not message.HasField(field):
+    if not field or not message.HasField(field):
         return fallback
     stamp: Timestamp = getattr(message, field)
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-def place_to_proto(place: Place) -> common_pb2.Place:
-    return common_pb2.Place(
-        point=common_pb2.GeoPoint(latitude=place.latitude, longitude=place.longitude),
-        district_code=place.district_code,
-        street_code=place.street_code,
-        grid_code=place.grid_code,
-    )
-
-
-def case_to_proto(case: Case) -> case_pb2.Case:
-    return case_pb2.Case(
-        case_id=case.case_id,
-        category_code=case.category_code,
-        title=case.title,
-        place=place_to_proto(case.place),
-        urgency=case.urgency,  # type: ignore[arg-type]  # CAP number kept as is
-        state=STATE_TO_PROTO[case.state],
-        filed_at=_timestamp(case.filed_at),
-        updated_at=_timestamp(case.updated_at),
-        detection_ids=case.detection_ids,
-        lead_department_id=case.lead_department_id,
-        deadline=_timestamp(case.deadline),
-        trace_id=case.trace_id,
-    )
-
-
-def case_filed(case: Case) -> events_pb2.CaseFiled:
-    return events_pb2.CaseFiled(case=case_to_proto(case))
+def _certainty(value: int) -> str:
+    try:
+        name = common_pb2.Certainty.Name(value)  # type: ignore[arg-type]
+    except ValueError:
+        return ""
+    return name.removeprefix(CERTAINTY_PREFIX).lower()
 
 
 def detection_command(event: IncomingEvent) -> FileFromDetection:
-    """The filing command for a DetectionReported; one without an id is invalid for good."""
+    """The intake command for a DetectionReported; one without an id is invalid for good."""
     message = event.message
     if not isinstance(message, detection_events.DetectionReported):
         raise PermanentError(f"expected DetectionReported, got {event.type}")
-    detection = message.detection
-    if not detection.detection_id or not detection.category_code:
+    d = message.detection
+    if not d.detection_id or not d.category_code:
         raise PermanentError("detection without detection_id or category_code")
     place = None
-    if detection.HasField("place"):
-        p = detection.place
+    if d.HasField("place"):
+        p = d.place
         place = Place(
             p.point.latitude, p.point.longitude, p.district_code, p.street_code, p.grid_code
         )
+    observed = _when(d, "observed_at", _when(d, "received_at", event.time))
     return FileFromDetection(
-        detection_id=detection.detection_id,
-        source_id=detection.source_id,
-        category_code=detection.category_code,
+        detection_id=d.detection_id,
+        source_id=d.source_id,
+        category_code=d.category_code,
         place=place,
-        urgency=int(detection.urgency),
+        urgency=int(d.urgency),
+        observed_at=observed,
+        idempotency_key=d.idempotency_key,
+        source_kind=source_kind_name(d.source_kind),
+        device_id=d.device_id,
+        component_id=d.component_id,
+        confidence=d.confidence,
+        certainty=_certainty(d.certainty),
+        evidence=tuple(
+            Evidence(e.uri, e.sha256, e.media_type, e.size_bytes) for e in d.evidence if e.uri
+        ),
+        supersedes_detection_id=d.supersedes_detection_id,
     )
 
 
-def progress_from(event: IncomingEvent) -> Progress | None:
+def withdrawal_command(event: IncomingEvent) -> WithdrawDetection:
+    """The command for a DetectionWithdrawn (CAP Cancel, an alarm gone inactive)."""
+    m = event.message
+    if not isinstance(m, detection_events.DetectionWithdrawn):
+        raise PermanentError(f"expected DetectionWithdrawn, got {event.type}")
+    if not m.detection_id and not m.idempotency_key:
+        raise PermanentError("withdrawal names neither detection_id nor idempotency_key")
+    return WithdrawDetection(
+        detection_id=m.detection_id,
+        idempotency_key=m.idempotency_key,
+        reason=m.reason,
+        withdrawn_at=_when(m, "withdrawn_at", event.time),
+        # A cleared alarm ended; the problem it showed may still be there.
+        cancelled=m.kind != detection_events.WITHDRAWAL_KIND_CLEARED,
+    )
+
+
+def _dispatch(m: dispatch_events.CaseDispatched, event: IncomingEvent) -> Progress:
+    return Progress(
+        case_id=m.case_id or event.case_id,
+        target=CaseState.DISPATCHED,
+        occurred_at=_when(m, "dispatched_at", event.time),
+        department_id=m.department_id,
+        deadline=_when(m, "deadline", event.time) if m.HasField("deadline") else None,
+        dispatch=DispatchFacts(m.department_id, m.lead_department_id),
+        assist=m.role == dispatch_events.DISPATCH_ROLE_ASSIST,
+    )
+
+
+def _assisting(m: Message) -> bool:
+    """A work-order event that says it is an assisting department's share."""
+    return (
+        "role" in m.DESCRIPTOR.fields_by_name
+        and getattr(m, "role") == work_order_pb2.ORDER_ROLE_ASSIST  # noqa: B009
+    )
+
+
+# (event type, state it reports, its own time field, is it a department's work order)
+_SIMPLE: list[tuple[type[Message], CaseState, str, bool]] = [
+    (dispatch_events.CaseUnroutable, CaseState.UNROUTABLE, "", False),
+    (dispatch_events.CaseBacklogged, CaseState.BACKLOGGED, "backlogged_at", False),
+    (workorder_events.WorkOrderAccepted, CaseState.ACCEPTED, "accepted_at", True),
+    (workorder_events.WorkOrderProgressed, CaseState.IN_PROGRESS, "progressed_at", True),
+    (workorder_events.WorkOrderCompleted, CaseState.COMPLETED, "completed_at", True),
+    (workorder_events.WorkOrderReturned, CaseState.RETURNED, "returned_at", True),
+    (workorder_events.WorkOrderReopened, CaseState.REWORK, "reopened_at", True),
+    (audit_events.CaseVerified, CaseState.VERIFIED, "verified_at", False),
+    (audit_events.CaseRework, CaseState.REWORK, "verified_at", False),
+    (audit_events.CaseClosed, CaseState.CLOSED, "closed_at", False),
+]
+
+
+def signal_from(event: IncomingEvent) -> CaseSignal | None:
     """What a dispatch / work-order / audit event says about a case; None if nothing."""
     m, at = event.message, event.time
     if isinstance(m, dispatch_events.CaseDispatched):
-        return Progress(
-            case_id=m.case_id or event.case_id,
-            target=CaseState.DISPATCHED,
-            occurred_at=_when(m, "dispatched_at", at),
-            department_id=m.department_id,
-            deadline=_when(m, "deadline", at) if m.HasField("deadline") else None,
-        )
-    simple: list[tuple[type[Message], CaseState, str]] = [
-        (dispatch_events.CaseUnroutable, CaseState.UNROUTABLE, ""),
-        (workorder_events.WorkOrderAccepted, CaseState.ACCEPTED, "accepted_at"),
-        (workorder_events.WorkOrderCompleted, CaseState.COMPLETED, "completed_at"),
-        (audit_events.CaseVerified, CaseState.VERIFIED, "verified_at"),
-        (audit_events.CaseRework, CaseState.REWORK, "verified_at"),
-        (audit_events.CaseClosed, CaseState.CLOSED, "closed_at"),
-    ]
-    for kind, target, time_field in simple:
+        return _dispatch(m, event)
+    if isinstance(m, dispatch_events.CaseRedispatched):
+        return _dispatch(m.dispatch, event)
+    if isinstance(m, dispatch_events.CaseEscalated):
+        return Escalation(m.case_id or event.case_id, m.level, _when(m, "escalated_at", at))
+    if isinstance(m, dispatch_events.CaseArbitrationRequested):
+        return ArbitrationRequest(m.case_id or event.case_id, at)
+    for kind, target, time_field, by_department in _SIMPLE:
         if isinstance(m, kind):
             return Progress(
                 case_id=getattr(m, "case_id", "") or event.case_id,
                 target=target,
-                occurred_at=_when(m, time_field, at) if time_field else at,
+                occurred_at=_when(m, time_field, at),
                 department_id=getattr(m, "department_id", ""),
-                reason=getattr(m, "reason", ""),
+                reason=getattr(m, "reason", "")
+                if isinstance(getattr(m, "reason", ""), str)
+                else "",
+                from_department=by_department,
+                assist=by_department and _assisting(m),
             )
     return None

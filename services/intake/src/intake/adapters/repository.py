@@ -1,20 +1,32 @@
-"""The only code that queries intake's tables; it speaks domain objects."""
+"""Cases and their detection links: the only code that queries those tables."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, literal, union_all
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from intake.adapters.tables import CaseRow, DetectionLink
-from intake.domain.model import Case, CasePage, CaseQuery, CaseState, FilingSource, Place
+from intake.adapters.tables import CaseRow, DetectionLink, DiscardRow
+from intake.domain.commands import FileFromDetection
+from intake.domain.model import (
+    Case,
+    CasePage,
+    CaseQuery,
+    CaseState,
+    Evidence,
+    FilingSource,
+    Place,
+    RejectReason,
+)
 
 
 def _columns(case: Case) -> dict[str, Any]:
-    """The row's column values for a case."""
+    """The row's column values for a case (collections copied: the row owns its own)."""
     return {
         "case_id": case.case_id,
         "category_code": case.category_code,
@@ -36,10 +48,21 @@ def _columns(case: Case) -> dict[str, Any]:
         "deadline": case.deadline,
         "dispatched_at": case.dispatched_at,
         "state_at": case.state_at,
+        "detection_count": case.detection_count,
+        "certainty": case.certainty,
+        "source_scores": dict(case.source_scores),
+        "assist_department_ids": list(case.assist_department_ids),
+        "released_department_ids": list(case.released_department_ids),
+        "escalation_level": case.escalation_level,
+        "escalated_at": case.escalated_at,
+        "arbitration_requested_at": case.arbitration_requested_at,
+        "reject_reason": case.reject_reason.value if case.reject_reason else "",
+        "duplicate_of": case.duplicate_of,
+        "triage_note": case.triage_note,
     }
 
 
-def _to_case(row: CaseRow, detection_ids: list[str]) -> Case:
+def _to_case(row: CaseRow, links: Sequence[DetectionLink] = ()) -> Case:
     return Case(
         case_id=row.case_id,
         category_code=row.category_code,
@@ -53,60 +76,166 @@ def _to_case(row: CaseRow, detection_ids: list[str]) -> Case:
         filed_by=row.filed_by,
         trace_id=row.trace_id,
         origin_traceparent=row.origin_traceparent,
-        detection_ids=detection_ids,
+        detection_ids=[link.detection_id for link in links],
+        detection_count=row.detection_count,
+        evidence=_evidence(links),
+        withdrawn_detection_ids=[link.detection_id for link in links if link.withdrawn_at],
+        source_scores=dict(row.source_scores),
+        certainty=row.certainty,
         lead_department_id=row.lead_department_id,
         deadline=row.deadline,
         dispatched_at=row.dispatched_at,
+        assist_department_ids=list(row.assist_department_ids),
+        released_department_ids=list(row.released_department_ids),
         state_at=row.state_at,
+        escalation_level=row.escalation_level,
+        escalated_at=row.escalated_at,
+        arbitration_requested_at=row.arbitration_requested_at,
+        reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
+        duplicate_of=row.duplicate_of,
+        triage_note=row.triage_note,
     )
 
 
+def _evidence(links: Sequence[DetectionLink]) -> list[Evidence]:
+    """Every linked detection's evidence, in link order, each item once."""
+    seen: dict[tuple[str, str], Evidence] = {}
+    for link in links:
+        for item in link.evidence:
+            evidence = Evidence(**item)
+            seen.setdefault((evidence.uri, evidence.sha256), evidence)
+    return list(seen.values())
+
+
 class CaseRepository:
+    """Cases and links. Rows added in this transaction are remembered, so the
+    detection hot path can run without autoflush (every insert of a fetched
+    batch goes to the database at commit, in bulk) and still find them."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._new_cases: dict[str, CaseRow] = {}
+        self._new_links: dict[str, DetectionLink] = {}
 
-    async def add(self, case: Case, linked_at: datetime) -> None:
-        """Store a new case and link its detections (flushed: a duplicate fails here)."""
-        self.session.add(CaseRow(**_columns(case)))
-        for detection_id in case.detection_ids:
-            self.session.add(
-                DetectionLink(detection_id=detection_id, case_id=case.case_id, linked_at=linked_at)
-            )
-        await self.session.flush()
+    async def add(self, case: Case) -> None:
+        """Store a new case (its links are added separately, with `link`)."""
+        row = CaseRow(**_columns(case))
+        self.session.add(row)
+        self._new_cases[case.case_id] = row
+
+    def link(self, cmd: FileFromDetection, case_id: str, score: float | None, at: datetime) -> None:
+        """Link a detection to a case, keeping what the case needs of it later."""
+        link = DetectionLink(
+            detection_id=cmd.detection_id,
+            case_id=case_id,
+            linked_at=at,
+            idempotency_key=cmd.idempotency_key,
+            source_key=cmd.source_key,
+            score=score,
+            evidence=[asdict(e) for e in cmd.evidence],
+        )
+        self.session.add(link)
+        self._new_links[cmd.detection_id] = link
+
+    async def _row(self, case_id: str) -> CaseRow | None:
+        return self._new_cases.get(case_id) or await self.session.get(CaseRow, case_id)
 
     async def update(self, case: Case) -> None:
-        """Write back a case read from this repository."""
-        row = await self.session.get(CaseRow, case.case_id)
+        """Write back a case read from this repository (links are not touched)."""
+        row = await self._row(case.case_id)
         if row is None:
             raise LookupError(f"case {case.case_id} is not stored")
         for name, value in _columns(case).items():
             setattr(row, name, value)
         self.session.add(row)
 
-    async def get(self, case_id: str) -> Case | None:
-        row = await self.session.get(CaseRow, case_id)
+    async def get(self, case_id: str, *, links: bool = True) -> Case | None:
+        """A case; without `links` its detection ids and evidence are left empty (hot path)."""
+        row = await self._row(case_id)
         if row is None:
             return None
-        links = await self._links([case_id])
-        return _to_case(row, links.get(case_id, []))
+        if not links:
+            return _to_case(row)
+        await self.session.flush()  # links added in this transaction count
+        return _to_case(row, (await self._links([case_id])).get(case_id, []))
 
     async def case_for_detection(self, detection_id: str) -> str | None:
         """The case a detection is linked to, if any."""
-        link = await self.session.get(DetectionLink, detection_id)
+        link = self._new_links.get(detection_id) or await self.session.get(
+            DetectionLink, detection_id
+        )
         return link.case_id if link else None
 
+    async def outcome(self, detection_id: str) -> str | None:
+        """What became of a detection: its case id, "" if it was discarded, None if new.
+
+        One query over links and discards (the hot path asks it of every detection).
+        """
+        if detection_id in self._new_links:
+            return self._new_links[detection_id].case_id
+        linked = select(DetectionLink.case_id).where(
+            col(DetectionLink.detection_id) == detection_id
+        )
+        discarded = select(literal("")).where(col(DiscardRow.detection_id) == detection_id)
+        found = (await self.session.exec(union_all(linked, discarded))).first()  # type: ignore[call-overload]
+        return None if found is None else str(found[0])
+
+    async def find_link(self, detection_id: str, idempotency_key: str) -> DetectionLink | None:
+        """A detection's link, by id or else by the source's idempotency key."""
+        if detection_id:
+            found = self._new_links.get(detection_id) or await self.session.get(
+                DetectionLink, detection_id
+            )
+            if found is not None or not idempotency_key:
+                return found
+        if not idempotency_key:
+            return None
+        rows = await self.session.exec(
+            select(DetectionLink).where(col(DetectionLink.idempotency_key) == idempotency_key)
+        )
+        return rows.first()
+
+    def withdraw(self, link: DetectionLink, reason: str, at: datetime, cancelled: bool) -> None:
+        """Mark a link withdrawn: it stays, for the record, and a cancelled one stops counting."""
+        link.withdrawn_at = at
+        link.withdrawn_reason = reason
+        link.cancelled = cancelled
+        self.session.add(link)
+
+    async def standing_scores(self, case_id: str) -> list[tuple[str, float | None]]:
+        """(source, score) of each of the case's detections that was not cancelled."""
+        rows = await self.session.exec(
+            select(DetectionLink).where(
+                col(DetectionLink.case_id) == case_id, col(DetectionLink.cancelled).is_(False)
+            )
+        )
+        return [(r.source_key, r.score) for r in rows.all()]
+
+    async def move_links(self, from_case: str, to_case: str) -> list[str]:
+        """Relink every detection of one case to another; returns the moved ids.
+
+        Row by row through the ORM (merges are rare and small) so links already
+        loaded in this session see their new case.
+        """
+        links = (await self._links([from_case])).get(from_case, [])
+        for link in links:
+            link.case_id = to_case
+            self.session.add(link)
+        return [link.detection_id for link in links]
+
     async def page(self, query: CaseQuery) -> CasePage:
-        """Newest first (filing time, then id: ids are time-ordered)."""
+        """Newest first (filing time, then id: ids are time-ordered), or oldest first."""
         where = []
         if query.states:
             where.append(col(CaseRow.state).in_([s.value for s in query.states]))
         counted = select(func.count()).select_from(CaseRow).where(*where)
         total = (await self.session.exec(counted)).one()
+        order = (col(CaseRow.filed_at), col(CaseRow.case_id))
         rows = (
             await self.session.exec(
                 select(CaseRow)
                 .where(*where)
-                .order_by(col(CaseRow.filed_at).desc(), col(CaseRow.case_id).desc())
+                .order_by(*(order if query.oldest_first else (c.desc() for c in order)))
                 .offset(query.offset)
                 .limit(query.limit)
             )
@@ -116,7 +245,13 @@ class CaseRepository:
         end = query.offset + len(cases)
         return CasePage(cases=cases, total=total, next_offset=end if end < total else None)
 
-    async def _links(self, case_ids: list[str]) -> dict[str, list[str]]:
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self.session.exec(
+            select(CaseRow.state, func.count()).group_by(col(CaseRow.state))
+        )
+        return {state: n for state, n in rows.all()}
+
+    async def _links(self, case_ids: list[str]) -> dict[str, list[DetectionLink]]:
         if not case_ids:
             return {}
         result = await self.session.exec(
@@ -124,7 +259,7 @@ class CaseRepository:
             .where(col(DetectionLink.case_id).in_(case_ids))
             .order_by(col(DetectionLink.linked_at), col(DetectionLink.detection_id))
         )
-        links: dict[str, list[str]] = {}
+        links: dict[str, list[DetectionLink]] = {}
         for link in result.all():
-            links.setdefault(link.case_id, []).append(link.detection_id)
+            links.setdefault(link.case_id, []).append(link)
         return links

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from intake.domain.commands import FileByHand, FileFromDetection
+from intake.domain.fusion import add_score, fused_certainty
 from intake.domain.model import Case, CaseState, FilingSource, Place
+from intake.domain.policy import IntakePolicy
 from svckit.errors import InvalidArgumentError, PermissionDeniedError
 from svckit.reference import Catalogue, Category, CityMap, UnknownAreaError
 
@@ -24,10 +26,11 @@ MAX_TITLE_LENGTH = 200
 
 @dataclass(frozen=True)
 class Reference:
-    """The shared reference data filing needs."""
+    """The reference data filing needs: the shared catalogue and map, intake's policy."""
 
     catalogue: Catalogue
     city_map: CityMap
+    policy: IntakePolicy
 
 
 @dataclass(frozen=True)
@@ -68,23 +71,31 @@ def locate(city_map: CityMap, latitude: float, longitude: float) -> Place | None
     return Place(latitude, longitude, where.district_code, where.street_code, where.grid_code)
 
 
-def file_from_detection(cmd: FileFromDetection, ref: Reference, origin: Origin) -> Case:
-    """A new FILED case for a detection; its place and urgency are the detection's.
+def open_from_detection(
+    cmd: FileFromDetection,
+    category: Category,
+    score: float | None,
+    state: CaseState,
+    ref: Reference,
+    origin: Origin,
+) -> Case:
+    """A new case for a detection, FILED or in TRIAGE; its place and urgency are the detection's.
 
     A place the source left unresolved (a point without district) is resolved
     here so the title and later routing have a district.
     """
-    category = category_of(ref.catalogue, cmd.category_code)
     place = cmd.place
     if place is not None and not place.district_code:
         place = locate(ref.city_map, place.latitude, place.longitude) or place
+    scores: dict[str, float] = {}
+    add_score(scores, cmd.source_key, score)
     return Case(
         case_id=origin.case_id,
         category_code=category.code,
         title=title_for(category, place, ref.city_map),
         place=place or Place(0.0, 0.0),
         urgency=cmd.urgency,
-        state=CaseState.FILED,
+        state=state,
         filed_at=origin.now,
         updated_at=origin.now,
         source=FilingSource.DETECTION,
@@ -92,6 +103,10 @@ def file_from_detection(cmd: FileFromDetection, ref: Reference, origin: Origin) 
         trace_id=origin.trace_id,
         origin_traceparent=origin.traceparent,
         detection_ids=[cmd.detection_id],
+        detection_count=1,
+        evidence=list(cmd.evidence),
+        source_scores=scores,
+        certainty=fused_certainty(scores),
     )
 
 

@@ -1,42 +1,66 @@
-"""How a case's state may move when other services report progress.
+"""How a case's state follows what other services report.
 
-Events arrive from four streams with no order between them, and any of them may
-be redelivered late. So the state moves *forward* along the loop:
+Events arrive from four streams with no order between them, any of them may be
+redelivered late, and the loop really loops: a department returns an order and
+dispatch re-dispatches it (退单 → 重新派遣), a failed check reopens the work
+(返工), an operator reclassifies a case and it is routed again. Position along
+the loop therefore cannot order events; time can. Every event carries the time
+it happened at its producer, and a case keeps the time its current state was
+reached (`state_at`):
 
-    FILED → UNROUTABLE → DISPATCHED → ACCEPTED → COMPLETED → REWORK → VERIFIED → CLOSED
+- the newer event wins: an event older than `state_at` is history arriving
+  late and changes no state (a DISPATCHED after ACCEPTED changes nothing, a
+  round-one ACCEPTED after the return changes nothing);
+- two events at the same instant are ordered by their place in the loop (RANK);
+- CLOSED, REJECTED and MERGED are final; a VERIFIED case waits only for CLOSED;
+- TRIAGE cases take no progress: no one but intake has seen them;
+- a work-order event from a department that assists (协办) or that led an earlier
+  round changes no state: only the lead department's order speaks for the case.
 
-Skipping steps is fine (ACCEPTED may arrive before DISPATCHED), going back is
-not (a DISPATCHED after ACCEPTED changes nothing), and CLOSED / REJECTED /
-MERGED are final.
+This relies on the services' clocks agreeing to well under the time between two
+people's actions on one case (NTP), which the deployment guarantees.
 
-The one real loop is rework (返工): ACCEPTED → COMPLETED → REWORK → ACCEPTED →
-... Inside it rank cannot order events, so time does: between ACCEPTED,
-COMPLETED and REWORK the event that happened later (by its producer's clock)
-wins, and an older one is a previous round arriving late. A newer dispatch
-(重新派遣) likewise replaces the recorded department and deadline.
+Dispatch facts (lead department, deadline) follow the newest dispatch even when
+the state has already moved past DISPATCHED, so a case accepted before its
+dispatch event arrived still learns who leads it. 督办 is a level on the case,
+reset by a newer lead dispatch; an arbitration request is a flag until the
+next dispatch.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from intake.domain.model import Case, CaseQuery, CaseState, Progress
+from intake.domain.model import (
+    FINAL,
+    ArbitrationRequest,
+    Case,
+    CaseQuery,
+    CaseSignal,
+    CaseState,
+    DispatchFacts,
+    Escalation,
+    Progress,
+)
 from svckit.errors import InvalidArgumentError
 
-RANK: dict[CaseState, int] = {
-    CaseState.FILED: 0,
-    CaseState.UNROUTABLE: 1,
-    CaseState.DISPATCHED: 2,
-    CaseState.ACCEPTED: 3,
-    CaseState.COMPLETED: 4,
-    CaseState.REWORK: 5,
-    CaseState.VERIFIED: 6,
-    CaseState.CLOSED: 7,
-}
-"""Position along the loop; states not listed (TRIAGE, REJECTED, MERGED) take no progress."""
+S = CaseState
 
-FINAL = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
-REWORK_LOOP = frozenset({CaseState.ACCEPTED, CaseState.COMPLETED, CaseState.REWORK})
+RANK: dict[CaseState, int] = {
+    S.FILED: 0,
+    S.UNROUTABLE: 1,
+    S.RETURNED: 2,
+    S.BACKLOGGED: 3,
+    S.DISPATCHED: 4,
+    S.ACCEPTED: 5,
+    S.IN_PROGRESS: 6,
+    S.COMPLETED: 7,
+    S.REWORK: 8,
+    S.VERIFIED: 9,
+    S.CLOSED: 10,
+}
+"""Place in the loop: orders only events of the same instant. States not listed
+(TRIAGE, REJECTED, MERGED) are intake's own and never reported by others."""
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -51,27 +75,62 @@ def moves_to(case: Case, progress: Progress) -> bool:
     current, target = case.state, progress.target
     if current in FINAL or current not in RANK or target not in RANK:
         return False
-    if current in REWORK_LOOP and target in REWORK_LOOP:
-        return _newer(progress.occurred_at, case.state_at)
-    return RANK[target] > RANK[current]
+    if current is S.VERIFIED and target is not S.CLOSED:
+        return False
+    if progress.assist:
+        return False
+    if progress.from_department and speaks_for_others(case, progress.department_id):
+        return False
+    if case.state_at is None or progress.occurred_at > case.state_at:
+        return True
+    return progress.occurred_at == case.state_at and RANK[target] > RANK[current]
+
+
+def speaks_for_others(case: Case, department_id: str) -> bool:
+    """A department that assists, or led an earlier round, does not move the case."""
+    if not department_id or department_id == case.lead_department_id:
+        return False
+    return (
+        department_id in case.assist_department_ids or department_id in case.released_department_ids
+    )
+
+
+def _record_dispatch(case: Case, facts: DispatchFacts, at: datetime, progress: Progress) -> bool:
+    """Keep the newest lead dispatch's department and deadline; remember assistants."""
+    if progress.assist:
+        changed = False
+        dept = facts.department_id
+        if dept and dept != case.lead_department_id and dept not in case.assist_department_ids:
+            case.assist_department_ids.append(dept)
+            changed = True
+        if facts.lead_department_id and not case.lead_department_id:
+            case.lead_department_id = facts.lead_department_id
+            changed = True
+        return changed
+    if not _newer(at, case.dispatched_at):
+        return False
+    previous = case.lead_department_id
+    if previous not in ("", facts.department_id, *case.released_department_ids):
+        case.released_department_ids.append(previous)
+    if facts.department_id in case.released_department_ids:
+        case.released_department_ids.remove(facts.department_id)
+    if facts.department_id in case.assist_department_ids:
+        case.assist_department_ids.remove(facts.department_id)
+    case.lead_department_id = facts.department_id
+    case.deadline = progress.deadline
+    case.dispatched_at = at
+    if case.escalated_at is not None and case.escalated_at < at:
+        case.escalation_level, case.escalated_at = 0, None
+    return True
 
 
 def apply_progress(case: Case, progress: Progress, now: datetime) -> bool:
-    """Apply what another service reported; returns whether the case changed.
-
-    The state moves only as `moves_to` allows. A dispatch's facts (lead
-    department, deadline) are kept whenever that dispatch is the newest seen,
-    even if the state has already moved past DISPATCHED, so a case accepted
-    before its dispatch event arrived still learns who leads it.
-    """
-    if case.state in FINAL:
+    """Apply a state-moving report; returns whether the case changed."""
+    if case.state in FINAL or case.state is S.TRIAGE:
         return False
     changed = False
-    if progress.target is CaseState.DISPATCHED and _newer(progress.occurred_at, case.dispatched_at):
-        case.lead_department_id = progress.department_id
-        case.deadline = progress.deadline
-        case.dispatched_at = progress.occurred_at
-        changed = True
+    if progress.dispatch is not None:
+        changed = _record_dispatch(case, progress.dispatch, progress.occurred_at, progress)
     if moves_to(case, progress):
         case.state = progress.target
         case.state_at = progress.occurred_at
@@ -81,8 +140,50 @@ def apply_progress(case: Case, progress: Progress, now: datetime) -> bool:
     return changed
 
 
-def page_query(states: tuple[CaseState, ...], page_size: int, page_token: str) -> CaseQuery:
+def apply_escalation(case: Case, escalation: Escalation, now: datetime) -> bool:
+    """Raise the case's 督办 level; an escalation of an earlier dispatch is history."""
+    if not case.is_open or case.state is S.TRIAGE:
+        return False
+    if case.dispatched_at is not None and escalation.occurred_at < case.dispatched_at:
+        return False
+    if escalation.level <= case.escalation_level:
+        return False
+    case.escalation_level = escalation.level
+    case.escalated_at = escalation.occurred_at
+    case.updated_at = now
+    return True
+
+
+def apply_arbitration(case: Case, request: ArbitrationRequest, now: datetime) -> bool:
+    """Flag the case as waiting for arbitration (the state stays RETURNED)."""
+    if not case.is_open or case.state is S.TRIAGE:
+        return False
+    if not _newer(request.occurred_at, case.arbitration_requested_at):
+        return False
+    case.arbitration_requested_at = request.occurred_at
+    case.updated_at = now
+    return True
+
+
+def apply_signal(case: Case, signal: CaseSignal, now: datetime) -> bool:
+    """Apply whatever another service reported about the case."""
+    if isinstance(signal, Progress):
+        return apply_progress(case, signal, now)
+    if isinstance(signal, Escalation):
+        return apply_escalation(case, signal, now)
+    return apply_arbitration(case, signal, now)
+
+
+def page_query(
+    states: tuple[CaseState, ...], page_size: int, page_token: str, *, oldest_first: bool = False
+) -> CaseQuery:
     """Validate a listing request: page size defaults and caps, the token is an offset."""
+    limit, offset = page_window(page_size, page_token)
+    return CaseQuery(states=states, offset=offset, limit=limit, oldest_first=oldest_first)
+
+
+def page_window(page_size: int, page_token: str) -> tuple[int, int]:
+    """(limit, offset) of a page request; the token is the offset this service issued."""
     if page_size < 0:
         raise InvalidArgumentError("page_size must not be negative")
     limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -91,4 +192,4 @@ def page_query(states: tuple[CaseState, ...], page_size: int, page_token: str) -
         if not page_token.isdigit():
             raise InvalidArgumentError("page_token is not one this service issued")
         offset = int(page_token)
-    return CaseQuery(states=states, offset=offset, limit=limit)
+    return limit, offset

@@ -1,30 +1,34 @@
-"""Domain ⇄ protobuf: the dispatch event in, the work order and its events out.
-
-One mapping for events and gRPC responses, so a WorkOrder looks the same to a
-subscriber and to a caller.
-"""
+"""Integration events: dispatch's decisions in, the order's events out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from cityops.common.v1 import common_pb2
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
-from cityops.workorders.v1 import events_pb2, work_order_pb2
-from workorders.domain.model import Dispatch, Evidence, OrderState, Place, WorkOrder
+from cityops.workorders.v1 import events_pb2
+from workorders.adapters.messages import (
+    REASON_TO_PROTO,
+    ROLE_TO_PROTO,
+    evidence_item_message,
+    evidence_refs,
+    ts,
+    work_order_message,
+)
+from workorders.domain.evidence import EvidenceItem
+from workorders.domain.model import Dispatch, OrderRole, PendingExtension, Place, WorkOrder
 
-STATE_TO_PROTO: dict[OrderState, work_order_pb2.WorkOrderState.ValueType] = {
-    OrderState.CREATED: work_order_pb2.WORK_ORDER_STATE_CREATED,
-    OrderState.ACCEPTED: work_order_pb2.WORK_ORDER_STATE_ACCEPTED,
-    OrderState.COMPLETED: work_order_pb2.WORK_ORDER_STATE_COMPLETED,
+_DISPATCH_ROLE: dict[int, OrderRole] = {
+    dispatch_events.DISPATCH_ROLE_UNSPECIFIED: OrderRole.LEAD,
+    dispatch_events.DISPATCH_ROLE_LEAD: OrderRole.LEAD,
+    dispatch_events.DISPATCH_ROLE_ASSIST: OrderRole.ASSIST,
 }
-STATE_FROM_PROTO = {value: state for state, value in STATE_TO_PROTO.items()}
 
 
 def dispatch_from_event(msg: dispatch_events.CaseDispatched, traceparent: str) -> Dispatch:
+    """A dispatch without a role is a lead dispatch (the contract before joint
+    cases), without an attempt the first."""
     place = None
     if msg.HasField("place"):
         point = msg.place.point if msg.place.HasField("point") else None
@@ -42,34 +46,21 @@ def dispatch_from_event(msg: dispatch_events.CaseDispatched, traceparent: str) -
         category_code=msg.category_code,
         title=msg.title,
         place=place,
-        deadline=msg.deadline.ToDatetime(tzinfo=UTC) if msg.HasField("deadline") else None,
+        deadline=timestamp_or_none(msg, "deadline"),
         case_traceparent=traceparent,
+        role=_DISPATCH_ROLE.get(msg.role, OrderRole.LEAD),
+        attempt=max(msg.attempt, 1),
+        lead_department_id=msg.lead_department_id,
     )
 
 
-def evidence_from_proto(refs: Iterable[common_pb2.EvidenceRef]) -> tuple[Evidence, ...]:
-    return tuple(Evidence(r.uri, r.sha256, r.media_type, r.size_bytes) for r in refs)
-
-
-def work_order_message(order: WorkOrder) -> work_order_pb2.WorkOrder:
-    msg = work_order_pb2.WorkOrder(
-        order_id=order.order_id,
-        case_id=order.case_id,
-        department_id=order.department_id,
-        state=STATE_TO_PROTO[order.state],
-        category_code=order.category_code,
-        title=order.title,
-        created_at=_ts(order.created_at),
-        completion_note=order.completion_note,
-        evidence=_evidence(order.evidence),
-    )
-    if order.place is not None:
-        msg.place.CopyFrom(_place(order.place))
-    for name in ("deadline", "accepted_at", "completed_at"):
-        when: datetime | None = getattr(order, name)
-        if when is not None:
-            getattr(msg, name).CopyFrom(_ts(when))
-    return msg
+def timestamp_or_none(msg: object, name: str) -> datetime | None:
+    """A Timestamp field as an aware datetime, None when unset."""
+    if not msg.HasField(name):  # type: ignore[attr-defined]
+        return None
+    stamp = getattr(msg, name)
+    value: datetime = stamp.ToDatetime(tzinfo=UTC)
+    return value
 
 
 def created(order: WorkOrder) -> events_pb2.WorkOrderCreated:
@@ -83,44 +74,92 @@ def accepted(order: WorkOrder, actor: common_pb2.Actor) -> events_pb2.WorkOrderA
         case_id=order.case_id,
         department_id=order.department_id,
         actor=actor,
-        accepted_at=_ts(order.accepted_at),
+        accepted_at=ts(order.accepted_at),
+        role=ROLE_TO_PROTO[order.role],
+        dispatch_id=order.dispatch_id,
     )
 
 
-def completed(order: WorkOrder, actor: common_pb2.Actor) -> events_pb2.WorkOrderCompleted:
+def returned(order: WorkOrder, actor: common_pb2.Actor) -> events_pb2.WorkOrderReturned:
+    assert order.returned_at is not None and order.return_reason is not None
+    return events_pb2.WorkOrderReturned(
+        order_id=order.order_id,
+        case_id=order.case_id,
+        department_id=order.department_id,
+        dispatch_id=order.dispatch_id,
+        actor=actor,
+        returned_at=ts(order.returned_at),
+        reason=REASON_TO_PROTO[order.return_reason],
+        note=order.return_note,
+        role=ROLE_TO_PROTO[order.role],
+    )
+
+
+def progressed(
+    order: WorkOrder, actor: common_pb2.Actor, cited: Sequence[EvidenceItem]
+) -> events_pb2.WorkOrderProgressed:
+    assert order.progressed_at is not None, "a progressed order has progressed_at"
+    return events_pb2.WorkOrderProgressed(
+        order_id=order.order_id,
+        case_id=order.case_id,
+        department_id=order.department_id,
+        actor=actor,
+        progressed_at=ts(order.progressed_at),
+        note=order.progress_note,
+        evidence=evidence_refs(item.ref() for item in cited),
+        evidence_items=[evidence_item_message(item) for item in cited],
+        role=ROLE_TO_PROTO[order.role],
+        dispatch_id=order.dispatch_id,
+    )
+
+
+def extension_requested(
+    order: WorkOrder, actor: common_pb2.Actor, ext: PendingExtension
+) -> events_pb2.WorkOrderExtensionRequested:
+    return events_pb2.WorkOrderExtensionRequested(
+        order_id=order.order_id,
+        case_id=order.case_id,
+        department_id=order.department_id,
+        dispatch_id=order.dispatch_id,
+        extension_id=ext.extension_id,
+        actor=actor,
+        requested_at=ts(ext.requested_at),
+        requested_hours=ext.requested_hours,
+        reason=ext.reason,
+        role=ROLE_TO_PROTO[order.role],
+    )
+
+
+def completed(
+    order: WorkOrder, actor: common_pb2.Actor, uploads: Sequence[EvidenceItem] = ()
+) -> events_pb2.WorkOrderCompleted:
+    """`evidence` pins every cited file by hash (what the ledger keeps);
+    `evidence_items` adds kind, EXIF provenance and flags for the uploads."""
     assert order.completed_at is not None, "a completed order has completed_at"
     return events_pb2.WorkOrderCompleted(
         order_id=order.order_id,
         case_id=order.case_id,
         department_id=order.department_id,
         actor=actor,
-        completed_at=_ts(order.completed_at),
+        completed_at=ts(order.completed_at),
         note=order.completion_note,
-        evidence=_evidence(order.evidence),
+        evidence=evidence_refs(order.evidence),
+        evidence_items=[evidence_item_message(item) for item in uploads],
+        role=ROLE_TO_PROTO[order.role],
+        dispatch_id=order.dispatch_id,
     )
 
 
-def _ts(when: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(when)
-    return ts
-
-
-def _place(place: Place) -> common_pb2.Place:
-    msg = common_pb2.Place(
-        district_code=place.district_code,
-        street_code=place.street_code,
-        grid_code=place.grid_code,
+def reopened(order: WorkOrder, verification_id: str) -> events_pb2.WorkOrderReopened:
+    assert order.reopened_at is not None, "a reopened order has reopened_at"
+    return events_pb2.WorkOrderReopened(
+        order_id=order.order_id,
+        case_id=order.case_id,
+        department_id=order.department_id,
+        reopened_at=ts(order.reopened_at),
+        reason=order.reopen_reason,
+        verification_id=verification_id,
+        rework_count=order.rework_count,
+        role=ROLE_TO_PROTO[order.role],
+        dispatch_id=order.dispatch_id,
     )
-    if place.latitude is not None and place.longitude is not None:
-        msg.point.CopyFrom(common_pb2.GeoPoint(latitude=place.latitude, longitude=place.longitude))
-    return msg
-
-
-def _evidence(items: Iterable[Evidence]) -> list[common_pb2.EvidenceRef]:
-    return [
-        common_pb2.EvidenceRef(
-            uri=e.uri, sha256=e.sha256, media_type=e.media_type, size_bytes=e.size_bytes
-        )
-        for e in items
-    ]

@@ -11,7 +11,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workorders.adapters.tables import WorkOrderRow
-from workorders.domain.model import Evidence, OrderState, Place, WorkOrder
+from workorders.domain.model import (
+    Evidence,
+    OrderRole,
+    OrderState,
+    PendingExtension,
+    Place,
+    ReturnReason,
+    WorkOrder,
+)
 
 
 class WorkOrderRepository:
@@ -29,6 +37,19 @@ class WorkOrderRepository:
 
     async def get_by_dispatch(self, dispatch_id: str) -> WorkOrder | None:
         query = select(WorkOrderRow).where(WorkOrderRow.dispatch_id == dispatch_id)
+        row = (await self._session.exec(query)).first()
+        return _to_domain(row) if row else None
+
+    async def get_by_key(
+        self, case_id: str, department_id: str, role: OrderRole, attempt: int
+    ) -> WorkOrder | None:
+        """The order for (case, department, role, attempt), which is unique."""
+        query = select(WorkOrderRow).where(
+            WorkOrderRow.case_id == case_id,
+            WorkOrderRow.department_id == department_id,
+            WorkOrderRow.role == role.value,
+            WorkOrderRow.attempt == attempt,
+        )
         row = (await self._session.exec(query)).first()
         return _to_domain(row) if row else None
 
@@ -71,12 +92,16 @@ class WorkOrderRepository:
 
 def _columns(order: WorkOrder) -> dict[str, Any]:
     place = order.place or Place()
+    ext = order.extension
     return {
         "order_id": order.order_id,
         "dispatch_id": order.dispatch_id,
         "case_id": order.case_id,
         "department_id": order.department_id,
         "state": order.state.value,
+        "role": order.role.value,
+        "attempt": order.attempt,
+        "lead_department_id": order.lead_department_id,
         "category_code": order.category_code,
         "title": order.title,
         "has_place": order.place is not None,
@@ -94,6 +119,24 @@ def _columns(order: WorkOrder) -> dict[str, Any]:
         "completion_note": order.completion_note,
         "evidence": json.dumps([asdict(e) for e in order.evidence], ensure_ascii=False),
         "case_traceparent": order.case_traceparent,
+        "returned_at": order.returned_at,
+        "returned_by": order.returned_by,
+        "return_reason": order.return_reason.value if order.return_reason else "",
+        "return_note": order.return_note,
+        "progressed_at": order.progressed_at,
+        "progress_note": order.progress_note,
+        "extension_id": ext.extension_id if ext else "",
+        "extension_hours": ext.requested_hours if ext else 0,
+        "extension_reason": ext.reason if ext else "",
+        "extension_requested_at": ext.requested_at if ext else None,
+        "extension_resume_state": ext.resume_state.value if ext else "",
+        "reopened_at": order.reopened_at,
+        "reopen_reason": order.reopen_reason,
+        "rework_count": order.rework_count,
+        "cancelled_at": order.cancelled_at,
+        "cancel_reason": order.cancel_reason,
+        "escalation_level": order.escalation_level,
+        "escalated_at": order.escalated_at,
     }
 
 
@@ -103,6 +146,15 @@ def _to_domain(row: WorkOrderRow) -> WorkOrder:
         if row.has_place
         else None
     )
+    extension = None
+    if row.extension_id and row.extension_requested_at is not None:
+        extension = PendingExtension(
+            row.extension_id,
+            row.extension_hours,
+            row.extension_reason,
+            row.extension_requested_at,
+            OrderState(row.extension_resume_state),
+        )
     return WorkOrder(
         order_id=row.order_id,
         dispatch_id=row.dispatch_id,
@@ -121,4 +173,21 @@ def _to_domain(row: WorkOrderRow) -> WorkOrder:
         completion_note=row.completion_note,
         evidence=tuple(Evidence(**item) for item in json.loads(row.evidence)),
         case_traceparent=row.case_traceparent,
+        role=OrderRole(row.role),
+        attempt=row.attempt,
+        lead_department_id=row.lead_department_id,
+        returned_at=row.returned_at,
+        returned_by=row.returned_by,
+        return_reason=ReturnReason(row.return_reason) if row.return_reason else None,
+        return_note=row.return_note,
+        progressed_at=row.progressed_at,
+        progress_note=row.progress_note,
+        extension=extension,
+        reopened_at=row.reopened_at,
+        reopen_reason=row.reopen_reason,
+        rework_count=row.rework_count,
+        cancelled_at=row.cancelled_at,
+        cancel_reason=row.cancel_reason,
+        escalation_level=row.escalation_level,
+        escalated_at=row.escalated_at,
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workorders.domain.model import Evidence
+from workorders.domain.evidence import EvidenceKind
+from workorders.domain.rules import ReturnReason
 from workorders.domain.states import OrderState
+from workorders.domain.values import Evidence
 
 
 @dataclass(frozen=True)
@@ -32,3 +34,43 @@ class CompleteWorkOrder:
     order_id: str
     note: str
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ReturnWorkOrder:
+    request_id: str
+    order_id: str
+    reason: ReturnReason
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReportProgress:
+    request_id: str
+    order_id: str
+    note: str
+    evidence_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RequestExtension:
+    request_id: str
+    order_id: str
+    requested_hours: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class UploadEvidence:
+    request_id: str
+    order_id: str
+    file_name: str
+    media_type: str
+    content: bytes
+    kind: EvidenceKind
+
+
+@dataclass(frozen=True)
+class GetEvidence:
+    order_id: str
+    evidence_id: str

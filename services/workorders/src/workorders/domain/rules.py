@@ -1,20 +1,15 @@
-"""The rules of work orders: which state may follow which, who may see and act,
-and what a department's feedback must carry. Pure functions, so every rule is
-tested without a database or a server.
+"""The rules of work orders: who may see and act, and what a department's
+requests must carry. Pure functions, so every rule is tested without a
+database or a server. Which state may follow which is in `states`.
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Protocol
 
-from svckit.errors import (
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-)
-from workorders.domain.states import OrderState
+from svckit.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
 
 DEPARTMENT_USER = "department_user"
 # Roles that oversee every department (the command centre, audit, administrators).
@@ -23,13 +18,19 @@ READ_ALL_ROLES = frozenset({"operator", "supervisor", "auditor", "admin"})
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_NOTE_CHARS = 4000
+MAX_EXTENSION_HOURS = 720
+MAX_CITED_EVIDENCE = 50
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
-# target state → the only state it may be reached from (签收 then 反馈).
-_REACHABLE_FROM: dict[OrderState, OrderState] = {
-    OrderState.ACCEPTED: OrderState.CREATED,
-    OrderState.COMPLETED: OrderState.ACCEPTED,
-}
+
+class ReturnReason(StrEnum):
+    """Why a department hands an order back (退单)."""
+
+    OUTSIDE_JURISDICTION = "outside_jurisdiction"
+    WRONG_CATEGORY = "wrong_category"
+    DUPLICATE = "duplicate"
+    CANNOT_LOCATE = "cannot_locate"
+    OTHER = "other"
 
 
 class Principal(Protocol):
@@ -43,15 +44,6 @@ class Principal(Protocol):
 
     @property
     def department_id(self) -> str: ...
-
-
-def transition(current: OrderState, target: OrderState) -> OrderState:
-    """The new state, or FailedPreconditionError naming both states."""
-    required = _REACHABLE_FROM.get(target)
-    if required is None or current is not required:
-        needed = f"a {required} order" if required else "no order"
-        raise FailedPreconditionError(f"work order is {current}; only {needed} can become {target}")
-    return target
 
 
 def read_scope(actor: Principal) -> str | None:
@@ -74,7 +66,7 @@ def ensure_visible(actor: Principal, order_id: str, department_id: str) -> None:
 
 
 def ensure_may_act(actor: Principal, department_id: str, action: str) -> None:
-    """Only users of the owning department accept or complete its orders."""
+    """Only users of the owning department act on its orders."""
     if actor.role != DEPARTMENT_USER or actor.department_id != department_id:
         raise PermissionDeniedError(
             f"only a user of the owning department may {action} this work order"
@@ -88,14 +80,38 @@ def require_request_id(request_id: str) -> str:
     return request_id
 
 
+def require_text(text: str, what: str) -> str:
+    """A note or reason people will read: present and of bounded length."""
+    text = text.strip()
+    if not text:
+        raise InvalidArgumentError(f"a {what} is required")
+    return bounded_text(text, what)
+
+
+def bounded_text(text: str, what: str) -> str:
+    """Optional text, stripped, of bounded length."""
+    text = text.strip()
+    if len(text) > MAX_NOTE_CHARS:
+        raise InvalidArgumentError(f"the {what} exceeds {MAX_NOTE_CHARS} characters")
+    return text
+
+
 def require_note(note: str) -> str:
     """Feedback must say what was done; the auditor verifies against it."""
-    note = note.strip()
-    if not note:
-        raise InvalidArgumentError("a completion note is required")
-    if len(note) > MAX_NOTE_CHARS:
-        raise InvalidArgumentError(f"the completion note exceeds {MAX_NOTE_CHARS} characters")
-    return note
+    return require_text(note, "completion note")
+
+
+def return_note(reason: ReturnReason, note: str) -> str:
+    """'Other' says nothing by itself, so it needs a note; the rest may add one."""
+    if reason is ReturnReason.OTHER:
+        return require_text(note, "note for a return with reason other")
+    return bounded_text(note, "return note")
+
+
+def extension_hours(hours: int) -> int:
+    if not 0 < hours <= MAX_EXTENSION_HOURS:
+        raise InvalidArgumentError(f"requested_hours must be 1…{MAX_EXTENSION_HOURS}, not {hours}")
+    return hours
 
 
 def check_evidence(uri: str, sha256: str, size_bytes: int) -> None:

@@ -1,189 +1,212 @@
-"""What the service does: turn dispatches into orders, and carry out the
-department's commands under the domain's rules, in one transaction each."""
+"""What other services' events do to orders: dispatches and re-dispatches
+create them, 督办 escalations and extension decisions update them, a failed
+verification (返工) reopens them. Each runs in the pull worker's transaction
+(which also holds the inbox row); handlers never commit.
+
+An event that arrives for an order that has moved on (a decision for an
+extension no longer pending, a cancel of a completed order) is logged and
+skipped: it is history, not an error, and dead-lettering it would also drop
+the rest of what the event carries.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from typing import TypeVar
-
-from google.protobuf.message import Message
-from opentelemetry import trace
-
+from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
-from cityops.workorders.v1 import workorders_service_pb2 as api
 from svckit.clock import new_id, utcnow
-from svckit.errors import InvalidArgumentError, NotFoundError, PermanentError
-from svckit.grpc.identity import Caller
+from svckit.errors import FailedPreconditionError, InvalidArgumentError, PermanentError
 from svckit.logging import get_logger
 from svckit.messaging.envelope import IncomingEvent
-from svckit.messaging.subjects import WORKORDER_ACCEPTED, WORKORDER_COMPLETED, WORKORDER_CREATED
-from svckit.telemetry import links_to
+from svckit.messaging.subjects import WORKORDER_CREATED, WORKORDER_REOPENED
 from workorders.adapters import integration_events as ie
-from workorders.domain import commands, rules
 from workorders.domain.model import WorkOrder
+from workorders.domain.notifications import NotificationKind
+from workorders.domain.states import LIVE, OrderState
+from workorders.service_layer.notifications import notify
+from workorders.service_layer.ports import Notifier
 from workorders.service_layer.unit_of_work import WorkOrdersUnitOfWork
 
 log = get_logger(__name__)
-tracer = trace.get_tracer("workorders")
 
-R = TypeVar("R", api.AcceptWorkOrderResponse, api.CompleteWorkOrderResponse)
+MAX_ORDERS_PER_CASE = 500
 
 
-async def on_case_dispatched(event: IncomingEvent, uow: WorkOrdersUnitOfWork) -> None:
-    """One order per dispatch: a dispatch seen before (even under a new event id) is skipped."""
+async def on_dispatch_event(
+    event: IncomingEvent, uow: WorkOrdersUnitOfWork, notifier: Notifier
+) -> None:
+    """The DISPATCH stream: one durable consumer, routed by message type."""
     msg = event.message
-    if not isinstance(msg, dispatch_events.CaseDispatched):
-        raise PermanentError(f"workorders cannot handle {event.type} as a dispatch")
-    dispatch = ie.dispatch_from_event(msg, event.traceparent)
+    if isinstance(msg, dispatch_events.CaseDispatched):
+        await create_order(msg, event.traceparent, uow, notifier)
+    elif isinstance(msg, dispatch_events.CaseRedispatched):
+        await on_case_redispatched(msg, event.traceparent, uow, notifier)
+    elif isinstance(msg, dispatch_events.CaseEscalated):
+        await on_case_escalated(msg, uow, notifier)
+    elif isinstance(msg, dispatch_events.ExtensionDecided):
+        await on_extension_decided(msg, uow)
+    else:
+        raise PermanentError(f"workorders cannot handle {event.type} from dispatch")
+
+
+async def create_order(
+    msg: dispatch_events.CaseDispatched,
+    traceparent: str,
+    uow: WorkOrdersUnitOfWork,
+    notifier: Notifier,
+) -> WorkOrder | None:
+    """One order per dispatch and per (case, department, role, attempt): a
+    dispatch seen before (even under a new event id) is skipped."""
+    dispatch = ie.dispatch_from_event(msg, traceparent)
     if dispatch.dispatch_id and await uow.orders.get_by_dispatch(dispatch.dispatch_id):
         log.info("dispatch already has an order", case_id=msg.case_id, dispatch_id=msg.dispatch_id)
-        return
+        return None
     try:
         order = WorkOrder.from_dispatch(dispatch, order_id=new_id("WO-"), now=utcnow())
     except InvalidArgumentError as exc:
         raise PermanentError(str(exc)) from exc
+    twin = await uow.orders.get_by_key(
+        order.case_id, order.department_id, order.role, order.attempt
+    )
+    if twin is not None:
+        log.warning(
+            "a second dispatch for the same department, role and attempt is ignored",
+            case_id=order.case_id,
+            dispatch_id=order.dispatch_id,
+            order_id=twin.order_id,
+        )
+        return None
     uow.orders.add(order)
     uow.publish(ie.created(order), subject=WORKORDER_CREATED, case_id=order.case_id)
+    notify(uow, notifier, order, NotificationKind.ORDER_CREATED, order.created_at)
     log.info(
         "work order created",
         case_id=order.case_id,
         order_id=order.order_id,
         department_id=order.department_id,
+        role=order.role.value,
+        attempt=order.attempt,
     )
-
-
-async def list_work_orders(
-    cmd: commands.ListWorkOrders, caller: Caller, uow: WorkOrdersUnitOfWork
-) -> list[WorkOrder]:
-    """A department user sees its own department's orders; overseers see all."""
-    scope = rules.read_scope(caller)
-    limit = rules.page_size(cmd.page_size)
-    async with uow:
-        return await uow.orders.find(
-            department_id=scope, states=cmd.states, case_id=cmd.case_id, limit=limit
-        )
-
-
-async def get_work_order(
-    cmd: commands.GetWorkOrder, caller: Caller, uow: WorkOrdersUnitOfWork
-) -> WorkOrder:
-    rules.read_scope(caller)  # a role with no read access is refused before any lookup
-    async with uow:
-        order = await uow.orders.get(cmd.order_id)
-    if order is None:
-        raise NotFoundError(f"work order {cmd.order_id} not found")
-    rules.ensure_visible(caller, order.order_id, order.department_id)
     return order
 
 
-async def accept_work_order(
-    cmd: commands.AcceptWorkOrder, caller: Caller, uow: WorkOrdersUnitOfWork
-) -> api.AcceptWorkOrderResponse:
-    """签收: CREATED → ACCEPTED, announced with the accepting actor."""
-
-    def apply(order: WorkOrder, now: datetime) -> Message:
-        order.accept(caller, now)
-        return ie.accepted(order, caller.to_actor())
-
-    return await _act(
-        uow,
-        caller,
-        method="AcceptWorkOrder",
-        action="accept",
-        request_id=cmd.request_id,
-        order_id=cmd.order_id,
-        apply=apply,
-        subject=WORKORDER_ACCEPTED,
-        response_type=api.AcceptWorkOrderResponse,
-    )
-
-
-async def complete_work_order(
-    cmd: commands.CompleteWorkOrder, caller: Caller, uow: WorkOrdersUnitOfWork
-) -> api.CompleteWorkOrderResponse:
-    """反馈: ACCEPTED → COMPLETED with a note and hashed evidence, announced with the actor."""
-
-    def apply(order: WorkOrder, now: datetime) -> Message:
-        order.complete(caller, now, note=cmd.note, evidence=cmd.evidence)
-        return ie.completed(order, caller.to_actor())
-
-    return await _act(
-        uow,
-        caller,
-        method="CompleteWorkOrder",
-        action="complete",
-        request_id=cmd.request_id,
-        order_id=cmd.order_id,
-        apply=apply,
-        subject=WORKORDER_COMPLETED,
-        response_type=api.CompleteWorkOrderResponse,
-    )
-
-
-async def _act(
+async def on_case_redispatched(
+    msg: dispatch_events.CaseRedispatched,
+    traceparent: str,
     uow: WorkOrdersUnitOfWork,
-    caller: Caller,
-    *,
-    method: str,
-    action: str,
-    request_id: str,
-    order_id: str,
-    apply: Callable[[WorkOrder, datetime], Message],
-    subject: str,
-    response_type: type[R],
-) -> R:
-    """The shape of every department action: load, authorize, replay a retried
-    request_id or apply the rule, publish, remember the response, commit."""
-    rules.require_request_id(request_id)
-    inbox_key = f"grpc:{method}"
-    async with uow:
-        order = await uow.orders.get(order_id, for_update=True)
-        if order is None:
-            raise NotFoundError(f"work order {order_id} not found")
-        with _action_span(f"workorders.{action}", order) as span:
-            # Authorize before replaying, so a stored response never reaches another department.
-            rules.ensure_may_act(caller, order.department_id, action)
-            prior = await uow.seen(inbox_key, request_id)
-            if prior is not None:
-                span.set_attribute("cityops.replayed", True)
-                return _replay(response_type, prior.result, request_id, order_id)
-            event = apply(order, utcnow())
-            await uow.orders.save(order)
-            uow.publish(event, subject=subject, case_id=order.case_id)
-            response = response_type(work_order=ie.work_order_message(order))
-            uow.remember(inbox_key, request_id, response.SerializeToString())
-            await uow.commit()
-            log.info(
-                "work order changed",
-                action=action,
-                state=order.state.value,
-                case_id=order.case_id,
-                order_id=order.order_id,
-                user_id=caller.user_id,
-            )
-            return response
+    notifier: Notifier,
+) -> None:
+    """A new order for the new dispatch; the previous department's order, if
+    still live, is cancelled (a RETURNED one stays RETURNED: its return is
+    why the case moved)."""
+    if not msg.HasField("dispatch"):
+        raise PermanentError("a re-dispatch without its dispatch")
+    await create_order(msg.dispatch, traceparent, uow, notifier)
+    previous = await _previous_order(msg, uow)
+    if previous is None or previous.state not in LIVE:
+        return
+    previous.cancel(utcnow(), reason=msg.reason or "re-dispatched")
+    await uow.orders.save(previous)
+    log.info(
+        "work order cancelled by re-dispatch",
+        case_id=previous.case_id,
+        order_id=previous.order_id,
+        department_id=previous.department_id,
+    )
 
 
-def _replay(response_type: type[R], stored: bytes | None, request_id: str, order_id: str) -> R:
-    response = response_type.FromString(stored or b"")
-    if response.work_order.order_id != order_id:
-        raise InvalidArgumentError(f"request_id {request_id} was used for another work order")
-    return response
+async def _previous_order(
+    msg: dispatch_events.CaseRedispatched, uow: WorkOrdersUnitOfWork
+) -> WorkOrder | None:
+    if msg.previous_dispatch_id:
+        return await uow.orders.get_by_dispatch(msg.previous_dispatch_id)
+    if not msg.previous_department_id:
+        return None
+    live = await uow.orders.find(
+        department_id=msg.previous_department_id,
+        case_id=msg.dispatch.case_id,
+        states=tuple(LIVE),
+        limit=MAX_ORDERS_PER_CASE,
+    )
+    return live[-1] if live else None
 
 
-@contextmanager
-def _action_span(name: str, order: WorkOrder) -> Iterator[trace.Span]:
-    """A department's action happens days after discovery, in a new trace: link it
-    to the case's discovery trace so the whole story can be followed."""
-    with tracer.start_as_current_span(
-        name,
-        links=links_to(order.case_traceparent),
-        attributes={
-            "cityops.case_id": order.case_id,
-            "cityops.work_order_id": order.order_id,
-            "cityops.department_id": order.department_id,
-        },
-    ) as span:
-        yield span
+async def on_case_escalated(
+    msg: dispatch_events.CaseEscalated, uow: WorkOrdersUnitOfWork, notifier: Notifier
+) -> None:
+    """督办: the order shows its highest level; its department hears of each new one."""
+    order = await uow.orders.get_by_dispatch(msg.dispatch_id) if msg.dispatch_id else None
+    if order is None:
+        log.warning(
+            "escalation for a dispatch without an order",
+            case_id=msg.case_id,
+            dispatch_id=msg.dispatch_id,
+        )
+        return
+    now = utcnow()
+    if not order.escalate(msg.level, now):
+        return
+    await uow.orders.save(order)
+    if order.state in LIVE:
+        extra = {"escalation": {"level": msg.level, "stage": msg.stage, "kind": _kind(msg)}}
+        notify(uow, notifier, order, NotificationKind.ORDER_ESCALATED, now, extra)
+    log.info(
+        "work order escalated", case_id=order.case_id, order_id=order.order_id, level=msg.level
+    )
+
+
+def _kind(msg: dispatch_events.CaseEscalated) -> str:
+    return dispatch_events.EscalationKind.Name(msg.kind).removeprefix("ESCALATION_KIND_").lower()
+
+
+async def on_extension_decided(
+    msg: dispatch_events.ExtensionDecided, uow: WorkOrdersUnitOfWork
+) -> None:
+    """Back to the working state the order was in; a new deadline if approved."""
+    order = await uow.orders.get(msg.order_id) if msg.order_id else None
+    if order is None:
+        raise PermanentError(f"extension decided for unknown work order {msg.order_id!r}")
+    try:
+        order.decide_extension(
+            msg.extension_id,
+            approved=msg.approved,
+            new_deadline=ie.timestamp_or_none(msg, "new_deadline"),
+        )
+    except FailedPreconditionError as exc:
+        log.warning("stale extension decision skipped", case_id=order.case_id, reason=str(exc))
+        return
+    await uow.orders.save(order)
+    log.info(
+        "extension decided",
+        case_id=order.case_id,
+        order_id=order.order_id,
+        approved=msg.approved,
+        state=order.state.value,
+    )
+
+
+async def on_audit_event(
+    event: IncomingEvent, uow: WorkOrdersUnitOfWork, notifier: Notifier
+) -> None:
+    """返工: every COMPLETED order of the case is reopened and announced."""
+    msg = event.message
+    if not isinstance(msg, audit_events.CaseRework):
+        raise PermanentError(f"workorders cannot handle {event.type} from audit")
+    completed = await uow.orders.find(
+        department_id=None,
+        case_id=msg.case_id,
+        states=(OrderState.COMPLETED,),
+        limit=MAX_ORDERS_PER_CASE,
+    )
+    if not completed:
+        log.warning("rework for a case without completed orders", case_id=msg.case_id)
+    now = utcnow()
+    for order in completed:
+        order.reopen(now, reason=msg.note)
+        await uow.orders.save(order)
+        uow.publish(
+            ie.reopened(order, msg.verification_id),
+            subject=WORKORDER_REOPENED,
+            case_id=order.case_id,
+        )
+        notify(uow, notifier, order, NotificationKind.ORDER_REOPENED, now, {"reason": msg.note})
+        log.info("work order reopened", case_id=order.case_id, order_id=order.order_id)

@@ -1,0 +1,260 @@
+"""The only code that queries the ledger's tables: entries, the appender's
+tip, Merkle nodes and signed tree heads. There is deliberately no update or
+delete of an entry, a node or a head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import and_, func, or_, tuple_
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from audit.adapters.tables import (
+    DetectionCaseRow,
+    LedgerEntryRow,
+    LedgerTipRow,
+    MerkleNodeRow,
+    TreeHeadRow,
+)
+from audit.domain.hashing import GENESIS_HASH
+from audit.domain.ledger import LedgerTip
+from audit.domain.merkle import NewNode, NodeRef
+from audit.domain.model import LedgerEntry
+from audit.domain.tree_head import TreeHead
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+_CHUNK = 400  # bound parameters per IN query
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
+
+
+def _entry_columns() -> list[Any]:
+    """The entry table's columns in LedgerEntry's field order: rows read with
+    them become entries positionally (verification reads millions)."""
+    table = LedgerEntryRow.__table__  # type: ignore[attr-defined]
+    return [table.c[name] for name in _ENTRY_FIELDS]
+
+
+def _head(row: TreeHeadRow) -> TreeHead:
+    return TreeHead(row.tree_size, row.root_hash, row.timestamp_ms, row.key_id, row.signature)
+
+
+def _chunks(items: Iterable[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class LedgerRepository:
+    """Append and read the ledger and its tree."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._tip_row: LedgerTipRow | None = None
+
+    # --- appending -------------------------------------------------------------
+
+    async def tip(self) -> LedgerTip:
+        """The appender's state, row-locked for this transaction (PostgreSQL; on
+        SQLite the in-process write lock serialises appenders). Loaded once per
+        transaction: a batch of appends reads it once."""
+        if self._tip_row is None:
+            row = await self.session.get(LedgerTipRow, 1, with_for_update=True)
+            if row is None:
+                if await self.last_sequence() != 0:
+                    raise RuntimeError(
+                        "audit ledger has entries but no tip: written by an older version "
+                        "(no Merkle tree) or tampered with; run verify-ledger"
+                    )
+                row = LedgerTipRow(id=1, size=0, head_hash=GENESIS_HASH, frontier=b"")
+                self.session.add(row)
+            self._tip_row = row
+        row = self._tip_row
+        frontier = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
+        return LedgerTip(row.size, row.head_hash, frontier, row.signed_size)
+
+    def append(self, entry: LedgerEntry, nodes: Sequence[NewNode], tip: LedgerTip) -> None:
+        """Insert the entry and the nodes it completed; remember the new tip.
+        Written at the next flush: a batch of appends adds no round trips."""
+        self.session.add(LedgerEntryRow(**asdict(entry)))
+        for node in nodes:
+            self.session.add(
+                MerkleNodeRow(level=node.ref.level, idx=node.ref.index, hash=node.hash)
+            )
+        self.save_tip(tip)
+
+    def save_tip(self, tip: LedgerTip) -> None:
+        assert self._tip_row is not None, "tip() first"
+        row = self._tip_row
+        row.size, row.head_hash = tip.size, tip.head_hash
+        row.frontier, row.signed_size = b"".join(tip.frontier), tip.signed_size
+        self.session.add(row)
+
+    async def has_event(self, event_id: str) -> bool:
+        result = await self.session.exec(
+            select(LedgerEntryRow.sequence).where(LedgerEntryRow.event_id == event_id)
+        )
+        return result.first() is not None
+
+    async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
+        """Put these detections on the case's timeline (first filing wins)."""
+        for detection_id in dict.fromkeys(d for d in detection_ids if d):
+            if await self.session.get(DetectionCaseRow, detection_id) is None:
+                self.session.add(DetectionCaseRow(detection_id=detection_id, case_id=case_id))
+        await self.session.flush()
+
+    def add_tree_head(self, head: TreeHead) -> None:
+        self.session.add(
+            TreeHeadRow(
+                tree_size=head.tree_size,
+                root_hash=head.root_hash,
+                timestamp_ms=head.timestamp_ms,
+                key_id=head.key_id,
+                signature=head.signature,
+            )
+        )
+
+    # --- reading -----------------------------------------------------------------
+
+    async def last_sequence(self) -> int:
+        result = await self.session.exec(select(func.max(LedgerEntryRow.sequence)))
+        return int(result.one() or 0)
+
+    async def stored_tip(self) -> LedgerTip | None:
+        """The tip as stored, unlocked (verification compares it)."""
+        row = await self.session.get(LedgerTipRow, 1)
+        if row is None:
+            return None
+        frontier = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
+        return LedgerTip(row.size, row.head_hash, frontier, row.signed_size)
+
+    async def timeline(self, case_id: str) -> list[LedgerEntry]:
+        """The case's entries and those of the detections it was filed from, in order."""
+        linked = select(DetectionCaseRow.detection_id).where(DetectionCaseRow.case_id == case_id)
+        result = await self.session.exec(
+            select(LedgerEntryRow)
+            .where(
+                or_(
+                    col(LedgerEntryRow.case_id) == case_id,
+                    col(LedgerEntryRow.detection_id).in_(linked),
+                )
+            )
+            .order_by(col(LedgerEntryRow.sequence))
+        )
+        return [_entry(row) for row in result.all()]
+
+    async def page(
+        self,
+        after: int | None,
+        limit: int,
+        *,
+        event_types: Sequence[str] = (),
+        up_to: int | None = None,
+        before: datetime | None = None,
+    ) -> list[LedgerEntry]:
+        """Entries in sequence order after `after` (None: from the very first
+        row, whatever its sequence): keyset paging, so a ledger of any size
+        is read in bounded memory."""
+        table = LedgerEntryRow.__table__  # type: ignore[attr-defined]
+        query = sa_select(*_entry_columns()).order_by(table.c.sequence).limit(limit)
+        if after is not None:
+            query = query.where(table.c.sequence > after)
+        if up_to is not None:
+            query = query.where(table.c.sequence <= up_to)
+        if event_types:
+            query = query.where(table.c.event_type.in_(event_types))
+        if before is not None:
+            query = query.where(table.c.occurred_at < before)
+        connection = await self.session.connection()
+        result = await connection.execute(query)
+        return [LedgerEntry(*row) for row in result.all()]
+
+    async def entry(self, *, sequence: int = 0, event_id: str = "") -> LedgerEntry | None:
+        column = LedgerEntryRow.sequence if sequence else LedgerEntryRow.event_id
+        result = await self.session.exec(
+            select(LedgerEntryRow).where(col(column) == (sequence or event_id))
+        )
+        row = result.first()
+        return _entry(row) if row else None
+
+    async def sequence_of_hash(self, entry_hash: str) -> int | None:
+        """Which stored entry has this chain hash (a scan: only on a fault)."""
+        result = await self.session.exec(
+            select(LedgerEntryRow.sequence).where(LedgerEntryRow.entry_hash == entry_hash)
+        )
+        return result.first()
+
+    async def nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, bytes]:
+        """Perfect nodes by reference: leaves from the entries, the rest from the node table."""
+        wanted = set(refs)
+        found: dict[NodeRef, bytes] = {}
+        leaves = sorted(r.index + 1 for r in wanted if r.level == 0)
+        for chunk in _chunks(leaves):
+            leaf_rows = await self.session.exec(
+                select(LedgerEntryRow.sequence, LedgerEntryRow.leaf_hash).where(
+                    col(LedgerEntryRow.sequence).in_(chunk)
+                )
+            )
+            found.update({NodeRef(0, seq - 1): bytes.fromhex(h) for seq, h in leaf_rows.all()})
+        inner = sorted((r.level, r.index) for r in wanted if r.level > 0)
+        for chunk in _chunks(inner):
+            node_rows = await self.session.exec(
+                select(MerkleNodeRow).where(
+                    tuple_(col(MerkleNodeRow.level), col(MerkleNodeRow.idx)).in_(chunk)
+                )
+            )
+            found.update({NodeRef(r.level, r.idx): r.hash for r in node_rows.all()})
+        return found
+
+    async def node_ranges(self, ranges: dict[int, tuple[int, int]]) -> dict[NodeRef, bytes]:
+        """Interior nodes, per level, with index in [first, last]: one query."""
+        if not ranges:
+            return {}
+        result = await self.session.exec(
+            select(MerkleNodeRow.level, MerkleNodeRow.idx, MerkleNodeRow.hash).where(
+                or_(
+                    *(
+                        and_(
+                            col(MerkleNodeRow.level) == level,
+                            col(MerkleNodeRow.idx) >= first,
+                            col(MerkleNodeRow.idx) <= last,
+                        )
+                        for level, (first, last) in ranges.items()
+                    )
+                )
+            )
+        )
+        return {NodeRef(level, idx): node for level, idx, node in result.all()}
+
+    async def node_count(self) -> int:
+        result = await self.session.exec(select(func.count()).select_from(MerkleNodeRow))
+        return int(result.one())
+
+    async def tree_head(self, tree_size: int = 0) -> TreeHead | None:
+        """The head of that size, or the latest (0)."""
+        if tree_size:
+            row = await self.session.get(TreeHeadRow, tree_size)
+        else:
+            result = await self.session.exec(
+                select(TreeHeadRow).order_by(col(TreeHeadRow.tree_size).desc()).limit(1)
+            )
+            row = result.first()
+        return _head(row) if row else None
+
+    async def tree_heads(self, after: int, limit: int) -> list[TreeHead]:
+        """Heads in size order after `after` (keyset paging)."""
+        result = await self.session.exec(
+            select(TreeHeadRow)
+            .where(TreeHeadRow.tree_size > after)
+            .order_by(col(TreeHeadRow.tree_size))
+            .limit(limit)
+        )
+        return [_head(row) for row in result.all()]

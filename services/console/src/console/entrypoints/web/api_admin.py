@@ -1,0 +1,76 @@
+"""REST API for administrators: users and departments (the CLI does the same)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from console.domain.access import Permission, Principal, parse_role
+from console.domain.accounts import new_department, new_user
+from console.entrypoints.web.deps import csrf_guard, principal, web
+from console.service_layer import accounts
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(csrf_guard)])
+Who = Annotated[Principal, Depends(principal)]
+
+
+class UserBody(BaseModel):
+    user_id: str = Field(max_length=64)
+    role: str = Field(max_length=32)
+    department_id: str = Field("", max_length=64)
+    display_name: str = Field("", max_length=100)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class DepartmentBody(BaseModel):
+    department_id: str = Field(max_length=64)
+    name_zh: str = Field(max_length=200)
+    name_en: str = Field("", max_length=200)
+    district_code: str = Field("", max_length=16)
+
+
+@router.get("/users", summary="Every local account (no password hashes)")
+async def list_users(request: Request, who: Who) -> dict[str, Any]:
+    who.require(Permission.ADMIN)
+    users = await accounts.list_users(web(request).uow())
+    return {
+        "users": [
+            {
+                "user_id": u.user_id,
+                "role": u.role.value,
+                "department_id": u.department_id,
+                "display_name": u.display_name,
+                "active": u.active,
+            }
+            for u in users
+        ]
+    }
+
+
+@router.post("/users", summary="Create a local account", status_code=201)
+async def create_user(request: Request, who: Who, body: UserBody) -> dict[str, Any]:
+    who.require(Permission.ADMIN)
+    user = new_user(body.user_id, parse_role(body.role), body.department_id, body.display_name)
+    app = web(request)
+    await accounts.create_user(
+        app.uow(), app.passwords, user, body.password, created_by=who.user_id
+    )
+    return {"user_id": user.user_id, "role": user.role.value, "department_id": user.department_id}
+
+
+@router.get("/departments", summary="Departments users can be bound to")
+async def list_departments(request: Request, who: Who) -> dict[str, Any]:
+    who.require(Permission.ADMIN)
+    found = await accounts.list_departments(web(request).uow())
+    return {"departments": [asdict(d) for d in found]}
+
+
+@router.post("/departments", summary="Create a department", status_code=201)
+async def create_department(request: Request, who: Who, body: DepartmentBody) -> dict[str, Any]:
+    who.require(Permission.ADMIN)
+    dept = new_department(body.department_id, body.name_zh, body.name_en, body.district_code)
+    await accounts.create_department(web(request).uow(), dept)
+    return asdict(dept)

@@ -1,0 +1,277 @@
+"""Rule versions, timers, extensions and arbitrations: rows in and out as domain records."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from dispatch.adapters.tables import ArbitrationRow, ExtensionRow, RuleVersionRow, TimerRow
+from dispatch.adapters.tracking import TrackedRows
+from dispatch.domain.escalation import EscalationKind, Timer, TimerStatus
+from dispatch.domain.model import ResponsibilityError
+from dispatch.domain.oversight import Arbitration, ArbitrationOutcome, Extension, Pending
+from dispatch.domain.rules import parse_rule
+from dispatch.domain.stages import Stage
+from dispatch.domain.versions import RuleVersion
+from svckit.clock import new_id
+
+
+class RuleRepository:
+    """The responsibility catalogue's history: versions are only ever added."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock(self) -> None:
+        """Serialise catalogue changes across replicas (SQLite: the write lock already does)."""
+        bind = self._session.bind
+        if bind is not None and bind.dialect.name == "postgresql":
+            await self._session.exec(
+                text("LOCK TABLE dispatch_rule_version IN SHARE ROW EXCLUSIVE MODE")  # type: ignore[call-overload]
+            )
+
+    def add(self, version: RuleVersion) -> None:
+        self._session.add(
+            RuleVersionRow(
+                version_id=new_id(),
+                rule_id=version.rule_id,
+                version=version.version,
+                body=json.dumps(version.rule.to_mapping(), ensure_ascii=False, sort_keys=True),
+                retired=version.retired,
+                source=version.source,
+                recorded_at=version.recorded_at,
+                recorded_by=version.recorded_by,
+                declared_hash=version.declared_hash,
+            )
+        )
+
+    async def revision(self) -> tuple[str, int]:
+        """Changes whenever a version is added (ids are time-ordered), for cache checks."""
+        query = select(func.max(RuleVersionRow.version_id), func.count())
+        latest, count = (await self._session.exec(query)).one()
+        return latest or "", int(count)
+
+    async def all(self, rule_id: str = "") -> list[RuleVersion]:
+        query = select(RuleVersionRow).order_by(
+            col(RuleVersionRow.rule_id), col(RuleVersionRow.version)
+        )
+        if rule_id:
+            query = query.where(RuleVersionRow.rule_id == rule_id)
+        return [_version(row) for row in (await self._session.exec(query)).all()]
+
+
+def _version(row: RuleVersionRow) -> RuleVersion:
+    rule, problems = parse_rule(json.loads(row.body), 0)
+    if rule is None:
+        raise ResponsibilityError(f"stored rule {row.rule_id} v{row.version}", problems)
+    return RuleVersion(
+        rule=rule,
+        version=row.version,
+        recorded_at=row.recorded_at,
+        source=row.source,
+        retired=row.retired,
+        recorded_by=row.recorded_by,
+        declared_hash=row.declared_hash,
+    )
+
+
+class TimerRepository:
+    """Durable escalation timers."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._rows: TrackedRows[TimerRow] = TrackedRows(session, lambda r: r.timer_id)
+
+    def add(self, timer: Timer) -> None:
+        self._rows.add(_timer_row(timer))
+
+    async def save(self, timer: Timer) -> None:
+        await self._rows.save(_timer_row(timer))
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Timer]:
+        """Pending timers due by ``now``, locked for this transaction.
+
+        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several replicas share
+        the work without firing one timer twice; on SQLite the unit of work's
+        write lock (and the database's own) already makes the claim exclusive.
+        """
+        query = (
+            select(TimerRow)
+            .where(TimerRow.status == TimerStatus.PENDING.value, TimerRow.fire_at <= now)
+            .order_by(col(TimerRow.fire_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_timer(self._rows.seen(row)) for row in (await self._session.exec(query)).all()]
+
+    async def of(self, *, case_id: str, dispatch_id: str | None = None) -> list[Timer]:
+        query = select(TimerRow).where(TimerRow.case_id == case_id)
+        if dispatch_id is not None:
+            query = query.where(TimerRow.dispatch_id == dispatch_id)
+        return [
+            _timer(row)
+            for row in (await self._session.exec(query.order_by(col(TimerRow.fire_at)))).all()
+        ]
+
+    async def cancel(
+        self, *, case_id: str, dispatch_id: str | None = None, stage: Stage | None = None
+    ) -> int:
+        """Cancel pending timers of a case (or one of its dispatches / stages); how many."""
+        statement = update(TimerRow).where(
+            col(TimerRow.case_id) == case_id, col(TimerRow.status) == TimerStatus.PENDING.value
+        )
+        if dispatch_id is not None:
+            statement = statement.where(col(TimerRow.dispatch_id) == dispatch_id)
+        if stage is not None:
+            statement = statement.where(col(TimerRow.stage) == stage.value)
+        result = await self._session.exec(statement.values(status=TimerStatus.CANCELLED.value))  # type: ignore[call-overload]
+        return int(result.rowcount or 0)
+
+
+def _timer_row(t: Timer) -> TimerRow:
+    return TimerRow(
+        timer_id=t.timer_id,
+        case_id=t.case_id,
+        dispatch_id=t.dispatch_id,
+        department_id=t.department_id,
+        stage=t.stage.value,
+        kind=t.kind.value,
+        level=t.level,
+        fire_at=t.fire_at,
+        started_at=t.started_at,
+        deadline=t.deadline,
+        status=t.status.value,
+        fired_at=t.fired_at,
+    )
+
+
+def _timer(row: TimerRow) -> Timer:
+    return Timer(
+        timer_id=row.timer_id,
+        case_id=row.case_id,
+        dispatch_id=row.dispatch_id,
+        department_id=row.department_id,
+        stage=Stage(row.stage),
+        kind=EscalationKind(row.kind),
+        level=row.level,
+        fire_at=row.fire_at,
+        started_at=row.started_at,
+        deadline=row.deadline,
+        status=TimerStatus(row.status),
+        fired_at=row.fired_at,
+    )
+
+
+class ExtensionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save(self, e: Extension) -> None:
+        await self._session.merge(
+            ExtensionRow(
+                extension_id=e.extension_id,
+                case_id=e.case_id,
+                dispatch_id=e.dispatch_id,
+                order_id=e.order_id,
+                department_id=e.department_id,
+                requested_seconds=e.requested.total_seconds(),
+                reason=e.reason,
+                requested_at=e.requested_at,
+                status=e.status.value,
+                granted_seconds=e.granted.total_seconds(),
+                new_deadline=e.new_deadline,
+                decided_by=e.decided_by,
+                decided_at=e.decided_at,
+                note=e.note,
+            )
+        )
+
+    async def get(self, extension_id: str) -> Extension | None:
+        row = await self._session.get(ExtensionRow, extension_id)
+        return _extension(row) if row else None
+
+    async def pending(self) -> list[Extension]:
+        query = (
+            select(ExtensionRow)
+            .where(ExtensionRow.status == Pending.PENDING.value)
+            .order_by(col(ExtensionRow.requested_at))
+        )
+        return [_extension(row) for row in (await self._session.exec(query)).all()]
+
+
+def _extension(row: ExtensionRow) -> Extension:
+    return Extension(
+        extension_id=row.extension_id,
+        case_id=row.case_id,
+        dispatch_id=row.dispatch_id,
+        order_id=row.order_id,
+        department_id=row.department_id,
+        requested=timedelta(seconds=row.requested_seconds),
+        reason=row.reason,
+        requested_at=row.requested_at,
+        status=Pending(row.status),
+        granted=timedelta(seconds=row.granted_seconds),
+        new_deadline=row.new_deadline,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        note=row.note,
+    )
+
+
+class ArbitrationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save(self, a: Arbitration) -> None:
+        await self._session.merge(
+            ArbitrationRow(
+                arbitration_id=a.arbitration_id,
+                case_id=a.case_id,
+                requested_at=a.requested_at,
+                reason=a.reason,
+                returned_by=json.dumps(a.returned_by),
+                status=a.status.value,
+                outcome=a.outcome.value if a.outcome else "",
+                department_id=a.department_id,
+                decided_by=a.decided_by,
+                decided_at=a.decided_at,
+                note=a.note,
+                lost_seconds=json.dumps({k: v.total_seconds() for k, v in a.lost.items()}),
+            )
+        )
+
+    async def pending_for(self, case_id: str) -> Arbitration | None:
+        query = select(ArbitrationRow).where(
+            ArbitrationRow.case_id == case_id, ArbitrationRow.status == Pending.PENDING.value
+        )
+        row = (await self._session.exec(query)).first()
+        return _arbitration(row) if row else None
+
+    async def pending(self) -> list[Arbitration]:
+        query = (
+            select(ArbitrationRow)
+            .where(ArbitrationRow.status == Pending.PENDING.value)
+            .order_by(col(ArbitrationRow.requested_at))
+        )
+        return [_arbitration(row) for row in (await self._session.exec(query)).all()]
+
+
+def _arbitration(row: ArbitrationRow) -> Arbitration:
+    return Arbitration(
+        arbitration_id=row.arbitration_id,
+        case_id=row.case_id,
+        requested_at=row.requested_at,
+        reason=row.reason,
+        returned_by=list(json.loads(row.returned_by)),
+        status=Pending(row.status),
+        outcome=ArbitrationOutcome(row.outcome) if row.outcome else None,
+        department_id=row.department_id,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        note=row.note,
+        lost={k: timedelta(seconds=v) for k, v in json.loads(row.lost_seconds).items()},
+    )

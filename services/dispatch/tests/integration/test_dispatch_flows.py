@@ -1,0 +1,436 @@
+"""The use cases on a real SQLite file, driven by events and commands with a simulated clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, timedelta
+from typing import Any
+
+import pytest
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+
+from cityops.dispatch.v1 import dispatch_service_pb2 as pb
+from cityops.dispatch.v1 import events_pb2 as dispatch_events
+from cityops.intake.v1 import events_pb2 as intake_events
+from cityops.workorders.v1 import events_pb2 as wo_events
+from cityops.workorders.v1 import work_order_pb2
+from dispatch.adapters.tables import CaseRow
+from dispatch.domain import commands
+from dispatch.domain.clock import SimulatedClock
+from dispatch.domain.escalation import EscalationPolicy, TimerStatus
+from dispatch.domain.model import AssignmentStatus, CaseState
+from dispatch.domain.oversight import ArbitrationOutcome
+from dispatch.domain.reference import ReferenceData
+from dispatch.service_layer import catalogue, clocks, handlers, queues, returns, routing
+from dispatch.service_layer.context import DispatchContext
+from dispatch.service_layer.timers import fire_due
+from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from services.dispatch.tests.dispatch_testing import (
+    IN_D01,
+    filed_case,
+    incoming,
+    local,
+    stamp,
+)
+from svckit import db
+from svckit.errors import FailedPreconditionError, PermanentError, PermissionDeniedError
+from svckit.grpc.identity import Caller
+from svckit.messaging.subjects import (
+    CASE_ARBITRATION_REQUESTED,
+    CASE_DISPATCHED,
+    CASE_ESCALATED,
+    CASE_FILED,
+    CASE_REDISPATCHED,
+    CASE_UNROUTABLE,
+    EXTENSION_DECIDED,
+)
+from svckit.tables import OutboxMessage
+
+MONDAY_10 = local(2026, 3, 2, 10, 0)
+SUPERVISOR = Caller("sup-1", "supervisor")
+OPERATOR = Caller("op-1", "operator")
+
+
+class Flow:
+    """A dispatch 'service' without NATS: handlers, a store and a clock."""
+
+    def __init__(self, engine: AsyncEngine, ctx: DispatchContext) -> None:
+        self.engine, self.ctx = engine, ctx
+        self.clock: SimulatedClock = ctx.clock  # type: ignore[assignment]
+
+    def uow(self) -> DispatchUnitOfWork:
+        return DispatchUnitOfWork(self.engine, "dispatch")
+
+    async def intake(self, message: Message, subject: str = CASE_FILED) -> None:
+        async with self.uow() as uow:
+            await handlers.on_intake_event(incoming(message, subject), uow, ctx=self.ctx)
+            await uow.commit()
+
+    async def workorders(self, message: Message) -> None:
+        async with self.uow() as uow:
+            await handlers.on_workorders_event(incoming(message, "wo"), uow, ctx=self.ctx)
+            await uow.commit()
+
+    async def published(self) -> list[tuple[str, Message]]:
+        from svckit.messaging import codec
+
+        async with db.session_factory(self.engine)() as session:
+            rows = (await session.exec(select(OutboxMessage))).all()
+        ordered = sorted(rows, key=lambda r: r.position or 0)
+        return [(r.subject, codec.decode(r.event_type, r.body)) for r in ordered]
+
+    async def case(self, case_id: str) -> Any:
+        async with self.uow() as uow:
+            return await uow.cases.get(case_id), await uow.assignments.for_case(case_id)
+
+    async def timers(self, case_id: str) -> list[Any]:
+        async with self.uow() as uow:
+            return await uow.timers.of(case_id=case_id)
+
+
+@pytest.fixture
+async def flow(sqlite_engine: AsyncEngine, shipped_reference: ReferenceData) -> AsyncIterator[Flow]:
+    ctx = DispatchContext(
+        reference=shipped_reference,
+        clock=SimulatedClock(MONDAY_10),
+        policy=EscalationPolicy(0.75, timedelta(hours=2), 3),
+        max_returns=3,
+    )
+    made = Flow(sqlite_engine, ctx)
+    await catalogue.seed_from_file(made.uow(), ctx)
+    yield made
+
+
+def returned(dispatched: dispatch_events.CaseDispatched, note: str = "不归我们管") -> Message:
+    return wo_events.WorkOrderReturned(
+        order_id=f"WO-{dispatched.dispatch_id}",
+        case_id=dispatched.case_id,
+        department_id=dispatched.department_id,
+        dispatch_id=dispatched.dispatch_id,
+        reason=work_order_pb2.RETURN_REASON_OUTSIDE_JURISDICTION,
+        note=note,
+    )
+
+
+async def test_filed_case_is_dispatched_with_a_working_time_deadline(flow: Flow) -> None:
+    await flow.intake(filed_case("C-1", "E0105"))
+    ((subject, event),) = await flow.published()
+    assert subject == CASE_DISPATCHED and isinstance(event, dispatch_events.CaseDispatched)
+    assert (event.department_id, event.rule_id, event.rule_version) == (
+        "D02-transport",
+        "transport-default",
+        "1",
+    )
+    assert (event.role, event.attempt, event.lead_department_id) == (
+        dispatch_events.DISPATCH_ROLE_LEAD,
+        1,
+        "D02-transport",
+    )
+    assert event.place.street_code and event.place.grid_code  # located from the point
+    # 24 working hours from Monday 10:00: Mon 6.5 + Tue 7.5 + Wed 7.5 + Thu 09:00–11:30.
+    assert event.deadline.ToDatetime(tzinfo=UTC) == local(2026, 3, 5, 11, 30)
+    assert event.team_id == "D02-transport-road"  # round robin, first team
+    timers = await flow.timers("C-1")
+    assert [(t.kind.value, t.level) for t in timers] == [("warning", 1), ("breach", 1)]
+    # The warning at 75 %, 18 working hours: Mon 6.5 + Tue 7.5 + Wed 09:00–12:00, 13:30–14:30.
+    assert [t.fire_at for t in timers] == [local(2026, 3, 4, 14, 30), local(2026, 3, 5, 11, 30)]
+
+
+async def test_the_same_case_filed_twice_is_dispatched_once(flow: Flow) -> None:
+    await flow.intake(filed_case("C-1", "E0105"))
+    await flow.intake(filed_case("C-1", "E0403"))
+    assert len(await flow.published()) == 1
+
+
+async def test_a_joint_case_dispatches_the_lead_and_each_assisting_department(flow: Flow) -> None:
+    await flow.intake(filed_case("C-2", "E0401", district="D01", point=IN_D01))
+    events = [e for _, e in await flow.published()]
+    assert [(e.department_id, e.role) for e in events] == [  # type: ignore[attr-defined]
+        ("D01-housing", dispatch_events.DISPATCH_ROLE_LEAD),
+        ("D01-water", dispatch_events.DISPATCH_ROLE_ASSIST),
+        ("D01-transport", dispatch_events.DISPATCH_ROLE_ASSIST),
+    ]
+    assert {e.case_id for e in events} == {"C-2"}  # type: ignore[attr-defined]
+    assert len({e.dispatch_id for e in events}) == 3  # type: ignore[attr-defined]
+    assert {e.lead_department_id for e in events} == {"D01-housing"}  # type: ignore[attr-defined]
+    # The rule's 8 working hours: Monday 10:00 → Tuesday 10:30.
+    assert events[0].deadline.ToDatetime(tzinfo=UTC) == local(2026, 3, 3, 10, 30)  # type: ignore[attr-defined]
+
+
+async def test_gas_leaks_run_on_the_round_the_clock_calendar(flow: Flow) -> None:
+    flow.clock.set(local(2026, 3, 7, 23, 30))  # Saturday night
+    await flow.intake(filed_case("C-3", "E0403", district="D01", point=IN_D01))
+    ((_, event),) = await flow.published()
+    assert isinstance(event, dispatch_events.CaseDispatched)
+    assert event.deadline.ToDatetime(tzinfo=UTC) == local(2026, 3, 8, 0, 30)
+
+
+async def test_unroutable_case_waits_for_manual_dispatch_with_a_dispatch_clock(flow: Flow) -> None:
+    await flow.intake(filed_case("C-4", "E0105", district="", point=None))
+    ((subject, event),) = await flow.published()
+    assert subject == CASE_UNROUTABLE and event.reason == "the case's place has no district"  # type: ignore[attr-defined]
+    timers = await flow.timers("C-4")
+    assert {t.stage.value for t in timers} == {"dispatch"}
+    queue = await queues.list_queue(pb.QUEUE_UNROUTABLE, flow.uow())
+    assert [i.case_id for i in queue] == ["C-4"]
+
+    cmd = commands.DispatchManually("r-1", "C-4", "D02-street_office", ("D02-transport",))
+    with pytest.raises(PermissionDeniedError):
+        await routing.dispatch_manually(
+            cmd, Caller("u", "department_user", "D02-water"), flow.uow(), flow.ctx
+        )
+    response = await routing.dispatch_manually(cmd, OPERATOR, flow.uow(), flow.ctx)
+    again = await routing.dispatch_manually(cmd, OPERATOR, flow.uow(), flow.ctx)
+    assert again == response  # the retried request is answered, not applied twice
+    assert [(a.department_id, a.rule_id) for a in response.assignments] == [
+        ("D02-street_office", "manual"),
+        ("D02-transport", "manual"),
+    ]
+    subjects = [s for s, _ in await flow.published()]
+    assert subjects == [CASE_UNROUTABLE, CASE_DISPATCHED, CASE_DISPATCHED]
+    assert {t.status for t in await flow.timers("C-4") if t.stage.value == "dispatch"} == {
+        TimerStatus.CANCELLED
+    }
+    with pytest.raises(FailedPreconditionError):
+        await routing.dispatch_manually(
+            commands.DispatchManually("r-2", "C-4", "D02-water"), OPERATOR, flow.uow(), flow.ctx
+        )
+
+
+async def test_a_case_of_an_unknown_category_must_be_reclassified_first(flow: Flow) -> None:
+    await flow.intake(filed_case("C-4b", "E9999"))
+    ((subject, event),) = await flow.published()
+    assert subject == CASE_UNROUTABLE and event.reason == "unknown category code 'E9999'"  # type: ignore[attr-defined]
+    with pytest.raises(FailedPreconditionError, match="reclassify"):
+        await routing.dispatch_manually(
+            commands.DispatchManually("r-3", "C-4b", "D02-water"), OPERATOR, flow.uow(), flow.ctx
+        )
+
+
+async def test_returns_redispatch_by_fallback_then_go_to_arbitration(flow: Flow) -> None:
+    await flow.intake(filed_case("C-5", "E0105"))
+    ((_, first),) = await flow.published()
+    assert isinstance(first, dispatch_events.CaseDispatched)
+    flow.clock.advance(timedelta(hours=1))
+    await flow.workorders(returned(first))
+    _, redispatch = (await flow.published())[-1]
+    assert isinstance(redispatch, dispatch_events.CaseRedispatched)
+    second = redispatch.dispatch
+    assert (second.department_id, second.attempt, second.rule_id) == (
+        "D02-city_management",
+        2,
+        "transport-default",
+    )
+    assert (redispatch.previous_department_id, redispatch.previous_dispatch_id) == (
+        "D02-transport",
+        first.dispatch_id,
+    )
+    assert "outside_jurisdiction" in redispatch.reason
+
+    await flow.workorders(returned(second))
+    _, third_event = (await flow.published())[-1]
+    assert isinstance(third_event, dispatch_events.CaseRedispatched)
+    third = third_event.dispatch
+    assert (third.department_id, third.attempt) == ("D02-street_office", 3)
+
+    await flow.workorders(returned(third))
+    subject, arbitration = (await flow.published())[-1]
+    assert subject == CASE_ARBITRATION_REQUESTED
+    assert isinstance(arbitration, dispatch_events.CaseArbitrationRequested)
+    assert list(arbitration.returned_by_department_ids) == [
+        "D02-transport",
+        "D02-city_management",
+        "D02-street_office",
+    ]
+    case, assignments = await flow.case("C-5")
+    assert case.state is CaseState.ARBITRATION
+    assert [a.status for a in assignments] == [AssignmentStatus.RETURNED] * 3
+    # The first department held it one working hour before returning it.
+    assert assignments[0].lost == timedelta(hours=1)
+    assert all(t.status is not TimerStatus.PENDING for t in await flow.timers("C-5"))
+
+    # A redelivered return of an ended dispatch changes nothing.
+    count = len(await flow.published())
+    await flow.workorders(returned(third))
+    assert len(await flow.published()) == count
+
+    cmd = commands.Arbitrate("a-1", "C-5", ArbitrationOutcome.TERRITORIAL, note="属地兜底")
+    with pytest.raises(PermissionDeniedError):
+        await returns.arbitrate(cmd, OPERATOR, flow.uow(), flow.ctx)
+    decided = await returns.arbitrate(cmd, SUPERVISOR, flow.uow(), flow.ctx)
+    assert decided.assignment.department_id == "D02-street_office"
+    assert decided.assignment.attempt == 4 and decided.assignment.rule_id == "arbitration"
+    lost = {t.department_id: t.hours for t in decided.lost_time}
+    assert lost == {"D02-transport": 1.0, "D02-city_management": 0.0, "D02-street_office": 0.0}
+    subject, final = (await flow.published())[-1]
+    assert subject == CASE_REDISPATCHED and isinstance(final, dispatch_events.CaseRedispatched)
+    assert final.previous_dispatch_id == third.dispatch_id and "territorial" in final.reason
+    with pytest.raises(FailedPreconditionError):
+        await returns.arbitrate(
+            commands.Arbitrate("a-2", "C-5", ArbitrationOutcome.DEPARTMENT, "D02-water"),
+            SUPERVISOR,
+            flow.uow(),
+            flow.ctx,
+        )
+
+
+async def test_an_assisting_department_returning_leaves_the_lead_alone(flow: Flow) -> None:
+    await flow.intake(filed_case("C-6", "E0401", district="D01", point=IN_D01))
+    events = [e for _, e in await flow.published()]
+    await flow.workorders(returned(events[1]))  # type: ignore[arg-type]
+    assert len(await flow.published()) == 3
+    case, assignments = await flow.case("C-6")
+    assert case.state is CaseState.DISPATCHED and case.returns == 0
+    assert [a.status for a in assignments] == [
+        AssignmentStatus.ACTIVE,
+        AssignmentStatus.RETURNED,
+        AssignmentStatus.ACTIVE,
+    ]
+
+
+async def test_an_unknown_return_is_permanent(flow: Flow) -> None:
+    with pytest.raises(PermanentError):
+        await flow.workorders(
+            wo_events.WorkOrderReturned(
+                case_id="C-404", department_id="D01-gas", dispatch_id="nope"
+            )
+        )
+
+
+async def test_an_approved_extension_moves_the_deadline_in_working_time(flow: Flow) -> None:
+    await flow.intake(filed_case("C-7", "E0105"))
+    ((_, event),) = await flow.published()
+    assert isinstance(event, dispatch_events.CaseDispatched)
+    await flow.workorders(
+        wo_events.WorkOrderExtensionRequested(
+            order_id="WO-7",
+            case_id="C-7",
+            department_id="D02-transport",
+            dispatch_id=event.dispatch_id,
+            extension_id="X-1",
+            requested_hours=8,
+            reason="等待材料",
+        )
+    )
+    (item,) = await queues.list_queue(pb.QUEUE_EXTENSIONS, flow.uow())
+    assert (item.extension_id, item.requested_hours) == ("X-1", 8.0)
+    decided = await clocks.decide(
+        commands.DecideExtension("d-1", "X-1", approve=True), SUPERVISOR, flow.uow(), flow.ctx
+    )
+    # Thursday 11:30 + 8 working hours: Thu 0.5 + 4.5, Friday 09:00–12:00.
+    assert decided.new_deadline.ToDatetime(tzinfo=UTC) == local(2026, 3, 6, 12, 0)
+    subject, message = (await flow.published())[-1]
+    assert subject == EXTENSION_DECIDED and isinstance(message, dispatch_events.ExtensionDecided)
+    assert message.approved and message.decided_by.user_id == "sup-1"
+    pending = [t for t in await flow.timers("C-7") if t.status is TimerStatus.PENDING]
+    assert [t.fire_at for t in pending if t.kind.value == "breach"] == [local(2026, 3, 6, 12, 0)]
+    with pytest.raises(FailedPreconditionError):
+        await clocks.decide(
+            commands.DecideExtension("d-2", "X-1", approve=False), SUPERVISOR, flow.uow(), flow.ctx
+        )
+
+
+async def test_timers_fire_when_the_clock_passes_them_and_repeat_at_rising_levels(
+    flow: Flow,
+) -> None:
+    await flow.intake(filed_case("C-8", "E0105"))
+    uow = flow.uow
+    assert await fire_due(uow, flow.ctx) == 0
+    flow.clock.set(local(2026, 3, 4, 14, 29))
+    assert await fire_due(uow, flow.ctx) == 0
+    flow.clock.set(local(2026, 3, 4, 14, 30))  # 18 of 24 working hours
+    assert await fire_due(uow, flow.ctx) == 1
+    flow.clock.set(local(2026, 3, 5, 11, 30))
+    assert await fire_due(uow, flow.ctx) == 1
+    flow.clock.set(local(2026, 3, 6, 12, 0))  # a day late: levels 2 (Thu 15:00) and 3 (Thu 17:00)
+    assert await fire_due(uow, flow.ctx) == 1
+    assert await fire_due(uow, flow.ctx) == 1
+    assert await fire_due(uow, flow.ctx) == 0  # max level reached
+    escalations = [e for s, e in await flow.published() if s == CASE_ESCALATED]
+    assert [(e.kind, e.level) for e in escalations] == [  # type: ignore[attr-defined]
+        (dispatch_events.ESCALATION_KIND_WARNING, 1),
+        (dispatch_events.ESCALATION_KIND_BREACH, 1),
+        (dispatch_events.ESCALATION_KIND_BREACH, 2),
+        (dispatch_events.ESCALATION_KIND_BREACH, 3),
+    ]
+    assert {e.stage for e in escalations} == {"disposal"}  # type: ignore[attr-defined]
+
+
+async def test_completion_stops_the_clock_and_starts_verification(flow: Flow) -> None:
+    await flow.intake(filed_case("C-9", "E0401", district="D01", point=IN_D01))
+    lead = next(e for _, e in await flow.published())
+    await flow.workorders(
+        wo_events.WorkOrderCompleted(
+            order_id="WO-9",
+            case_id="C-9",
+            department_id="D01-housing",
+            dispatch_id=lead.dispatch_id,  # type: ignore[attr-defined]
+            completed_at=stamp(local(2026, 3, 2, 15, 0)),
+        )
+    )
+    case, _ = await flow.case("C-9")
+    assert case.state is CaseState.COMPLETED
+    assert case.verification_deadline == local(2026, 3, 3, 15, 30)  # 8 working hours
+    pending = [t for t in await flow.timers("C-9") if t.status is TimerStatus.PENDING]
+    assert {t.stage.value for t in pending} == {"verification"}
+
+
+async def test_backlog_stops_every_clock(flow: Flow) -> None:
+    await flow.intake(filed_case("C-10", "E0105"))
+    with pytest.raises(PermissionDeniedError):
+        await clocks.backlog_case(
+            commands.Backlog("b-1", "C-10", "x"), OPERATOR, flow.uow(), flow.ctx
+        )
+    await clocks.backlog_case(
+        commands.Backlog("b-1", "C-10", "产权不明，暂无法处置"), SUPERVISOR, flow.uow(), flow.ctx
+    )
+    case, _ = await flow.case("C-10")
+    assert case.state is CaseState.BACKLOGGED
+    assert all(t.status is TimerStatus.CANCELLED for t in await flow.timers("C-10"))
+    _subject, event = (await flow.published())[-1]
+    assert (
+        isinstance(event, dispatch_events.CaseBacklogged) and event.reason == "产权不明，暂无法处置"
+    )
+
+
+async def test_reclassification_redispatches_to_the_new_lead(flow: Flow) -> None:
+    await flow.intake(filed_case("C-11", "E0105"))
+    ((_, first),) = await flow.published()
+    reclassified = intake_events.CaseReclassified(
+        case_id="C-11", old_category_code="E0105", new_category_code="E0402"
+    )
+    await flow.intake(reclassified, "cityops.intake.case.reclassified")
+    subject, event = (await flow.published())[-1]
+    assert subject == CASE_REDISPATCHED and isinstance(event, dispatch_events.CaseRedispatched)
+    assert (event.dispatch.department_id, event.dispatch.category_code, event.dispatch.attempt) == (
+        "D02-water",
+        "E0402",
+        2,
+    )
+    assert event.previous_dispatch_id == first.dispatch_id  # type: ignore[attr-defined]
+
+
+async def test_round_robin_takes_turns(flow: Flow) -> None:
+    for n in range(3):
+        await flow.intake(filed_case(f"C-R{n}", "E0105"))
+    teams = [e.team_id for _, e in await flow.published()]  # type: ignore[attr-defined]
+    assert teams == ["D02-transport-road", "D02-transport-road2", "D02-transport-road"]
+
+
+async def test_a_closed_case_cancels_its_timers(flow: Flow, sqlite_engine: AsyncEngine) -> None:
+    from cityops.audit.v1 import events_pb2 as audit_events
+
+    await flow.intake(filed_case("C-12", "E0105"))
+    async with flow.uow() as uow:
+        await handlers.on_audit_event(
+            incoming(audit_events.CaseClosed(case_id="C-12"), "audit"), uow, ctx=flow.ctx
+        )
+        await uow.commit()
+    case, assignments = await flow.case("C-12")
+    assert case.state is CaseState.CLOSED
+    assert assignments[0].status is AssignmentStatus.SUPERSEDED
+    assert all(t.status is TimerStatus.CANCELLED for t in await flow.timers("C-12"))
+    async with db.session_factory(sqlite_engine)() as session:
+        assert len((await session.exec(select(CaseRow))).all()) == 1
