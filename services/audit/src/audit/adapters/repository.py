@@ -32,14 +32,20 @@ class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, case_id: str) -> CaseRecord | None:
+    async def get(self, case_id: str, *, disposers: bool = True) -> CaseRecord | None:
         """The case, row-locked on PostgreSQL (SQLite serialises writers anyway),
-        so a consumer and a gRPC command never overwrite each other's change."""
+        so a consumer and a gRPC command never overwrite each other's change.
+        `disposers=False` skips loading them (recording events that do not
+        touch them: one query less per event)."""
         row = await self.session.get(CaseRow, case_id, with_for_update=True)
         if row is None:
             return None
-        disposers = await self.session.exec(
-            select(DisposerRow).where(DisposerRow.case_id == case_id)
+        found = (
+            (
+                await self.session.exec(select(DisposerRow).where(DisposerRow.case_id == case_id))
+            ).all()
+            if disposers
+            else []
         )
         closer = (
             Party(row.closed_by_user_id, row.closed_by_department_id, row.closed_by_role)
@@ -51,7 +57,7 @@ class CaseRepository:
             status=CaseStatus(row.status),
             origin_traceparent=row.origin_traceparent,
             origin_from_filing=row.origin_from_filing,
-            disposers=[Party(d.user_id, d.department_id) for d in disposers.all()],
+            disposers=[Party(d.user_id, d.department_id) for d in found],
             verification_id=row.verification_id,
             closed_by=closer,
             reason_code=row.reason_code,
@@ -61,11 +67,10 @@ class CaseRepository:
             completed_at=row.completed_at,
         )
 
-    async def exists(self, case_id: str) -> bool:
-        return await self.session.get(CaseRow, case_id) is not None
-
-    async def get_or_new(self, case_id: str) -> CaseRecord:
-        return await self.get(case_id) or CaseRecord(case_id=case_id)
+    async def get_or_new(self, case_id: str, *, disposers: bool = True) -> tuple[CaseRecord, bool]:
+        """The case, or a new one (and whether it is new)."""
+        case = await self.get(case_id, disposers=disposers)
+        return (case, False) if case is not None else (CaseRecord(case_id=case_id), True)
 
     async def save(self, case: CaseRecord) -> None:
         row = await self.session.get(CaseRow, case.case_id)

@@ -70,7 +70,7 @@ async def record_event(
 
 
 async def _track_case(facts: EventFacts, uow: AuditUnitOfWork) -> None:
-    case = await uow.cases.get_or_new(facts.case_id)
+    case, new = await uow.cases.get_or_new(facts.case_id, disposers=facts.completes_work)
     before = deepcopy(case)
     rules.note_event(case, facts.traceparent, files_case=facts.files_case)
     if not rules.apply_event(case, facts):
@@ -79,7 +79,7 @@ async def _track_case(facts: EventFacts, uow: AuditUnitOfWork) -> None:
             case_id=case.case_id,
             status=case.status.value,
         )
-    if case != before or not await uow.cases.exists(case.case_id):
+    if new or case != before:
         await uow.cases.save(case)
 
 

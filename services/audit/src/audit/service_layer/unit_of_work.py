@@ -35,6 +35,11 @@ class AuditUnitOfWork(SqlUnitOfWork):
         self.cases = CaseRepository(self.session)
         self.detections = DetectionRepository(self.session)
 
+    async def commit(self) -> None:
+        """Buffered ledger appends are written in the same transaction, last."""
+        await self.ledger.write_pending()
+        await super().commit()
+
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:
         """A read-only view without the write lock `async with uow` takes (on
