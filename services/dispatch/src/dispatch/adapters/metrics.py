@@ -1,0 +1,35 @@
+"""Dispatch's gauge on the process's Prometheus registry: open assignments past
+their deadline, per department (the 督办 board in numbers)."""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+
+from dispatch.adapters.tables import AssignmentRow
+from svckit import db
+from svckit.clock import utcnow
+from svckit.metrics import REGISTRY
+
+OVERDUE = Gauge(
+    "cityops_dispatch_overdue_assignments",
+    "Open assignments whose deadline has passed, per department.",
+    ["department"],
+    registry=REGISTRY,
+)
+
+
+async def sample_overdue(engine: AsyncEngine) -> None:
+    async with db.session_factory(engine)() as session:
+        rows = await session.exec(
+            select(AssignmentRow.department_id, func.count())
+            .where(col(AssignmentRow.ended_at).is_(None), col(AssignmentRow.deadline) < utcnow())
+            .group_by(col(AssignmentRow.department_id))
+        )
+        counts = dict(rows.all())
+    for labels in list(OVERDUE._metrics):  # departments no longer overdue drop to 0
+        OVERDUE.labels(*labels).set(0)
+    for department, count in counts.items():
+        OVERDUE.labels(department).set(count)
