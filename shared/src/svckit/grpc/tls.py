@@ -26,6 +26,9 @@ from svckit.settings import FromEnvironment, ServiceSettings
 
 @dataclass(frozen=True)
 class TlsConfig:
+    """This process's certificate and key, the CA its peers must come from, and
+    what goes with mTLS on a server (plaintext health port, trusted asserters)."""
+
     cert_file: Path
     key_file: Path
     ca_file: Path
@@ -54,7 +57,7 @@ class TlsConfig:
     def _read(self) -> tuple[bytes, bytes, bytes]:
         return self.cert_file.read_bytes(), self.key_file.read_bytes(), self.ca_file.read_bytes()
 
-    def _stamp(self) -> tuple[float, ...]:
+    def _stamp(self) -> tuple[int, ...]:
         return tuple(p.stat().st_mtime_ns for p in (self.cert_file, self.key_file, self.ca_file))
 
     def server_credentials(self) -> grpc.ServerCredentials:
