@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +13,11 @@ import httpx
 from cityops.audit.v1 import audit_service_pb2 as audit_pb
 from cityops.audit.v1 import audit_service_pb2_grpc as audit_grpc
 from cityops.intake.v1 import case_pb2
+from cityops.workorders.v1 import work_order_pb2
+from cityops.workorders.v1 import workorders_service_pb2 as wo_pb
+from cityops.workorders.v1 import workorders_service_pb2_grpc as wo_grpc
 from cityops_tools.devstack import Stack
-from cityops_tools.loop import OPERATOR, LoopDriver
+from cityops_tools.loop import INSPECTOR, OPERATOR, LoopDriver
 from e2e.conftest import DEMO_PASSWORD
 from e2e.helpers import all_cases, eventually, read_spans
 from svckit.grpc.client import channel
@@ -69,6 +73,7 @@ async def test_a_detection_travels_the_whole_loop_to_closed(stack: Stack) -> Non
             stack.ports.grpc_target("intake"),
             stack.ports.grpc_target("workorders"),
             stack.ports.grpc_target("audit"),
+            record_uploads=True,
         )
 
         async def closed() -> case_pb2.Case | None:
@@ -98,6 +103,7 @@ async def test_a_detection_travels_the_whole_loop_to_closed(stack: Stack) -> Non
             audit_pb.VerifyLedgerRequest(), metadata=OPERATOR.metadata()
         )
         assert verdict.ok, verdict.problem
+        await assert_dossier_pins_the_photos(stack, audit, driver, case.case_id)
 
         # The console shows it closed, with its timeline, to a logged-in operator.
         console = f"http://127.0.0.1:{stack.ports.console_http}"
@@ -140,6 +146,49 @@ async def test_a_detection_travels_the_whole_loop_to_closed(stack: Stack) -> Non
         assert span["trace_id"] != origin or any(
             link["trace_id"] == origin for link in span["links"]
         )
+
+
+async def assert_dossier_pins_the_photos(
+    stack: Stack, audit: audit_grpc.AuditServiceStub, driver: LoopDriver, case_id: str
+) -> None:
+    """The department's before/after photos: the order is COMPLETED citing
+    them, and the case dossier's completion entry pins the sha256 of the very
+    bytes the evidence store holds."""
+    orders = wo_grpc.WorkOrdersServiceStub(channel(stack.ports.grpc_target("workorders")))
+    listed = await orders.ListWorkOrders(
+        wo_pb.ListWorkOrdersRequest(case_id=case_id), metadata=INSPECTOR.metadata()
+    )
+    [order] = listed.work_orders
+    assert order.state == work_order_pb2.WORK_ORDER_STATE_COMPLETED
+    uploaded = driver.uploads[order.order_id]
+    assert sorted(uploaded) == ["after.jpg", "before.jpg"]
+    stored: dict[str, str] = {}
+    for item in uploaded.values():
+        # An inspector reads any department's evidence; the bytes are hashed here.
+        reply = await orders.GetEvidence(
+            wo_pb.GetEvidenceRequest(order_id=order.order_id, evidence_id=item.evidence_id),
+            metadata=INSPECTOR.metadata(),
+        )
+        stored[item.ref.uri] = hashlib.sha256(reply.content).hexdigest()
+        assert stored[item.ref.uri] == item.ref.sha256
+    assert len(set(stored.values())) == 2
+    assert {(e.ref.uri, e.ref.sha256) for e in order.evidence_items} == set(stored.items())
+
+    dossier = await audit.GetDossier(
+        audit_pb.GetDossierRequest(case_id=case_id, format=audit_pb.DOSSIER_FORMAT_JSON),
+        metadata=OPERATOR.metadata(),
+    )
+    doc = json.loads(dossier.content)
+    assert doc["problems"] == []
+    [completion] = [
+        e for e in doc["entries"] if e["event_type"] == "cityops.workorders.v1.WorkOrderCompleted"
+    ]
+    assert completion["department_id"] == order.department_id
+    cited = {
+        e["uri"]: e["sha256"] for e in doc["evidence"] if e["sequence"] == completion["sequence"]
+    }
+    assert cited == stored
+    assert all(uri.startswith("nats-os://cityops-evidence/") for uri in cited)
 
 
 CHAIN_IN_ORIGIN_TRACE = {

@@ -76,6 +76,11 @@ class LoopDriver:
     counts: dict[str, int] = field(
         default_factory=lambda: {"accepted": 0, "completed": 0, "verified": 0, "closed": 0}
     )
+    # With record_uploads, what each order's uploads came back as (order id →
+    # file name → item), so a test can check the ledger pins the same hashes.
+    # Off by default: the demo runs for hours.
+    record_uploads: bool = False
+    uploads: dict[str, dict[str, work_order_pb2.EvidenceItem]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._intake = intake_grpc.IntakeServiceStub(channel(self.intake_target))
@@ -121,11 +126,12 @@ class LoopDriver:
     async def _complete_with_photos(self, order: work_order_pb2.WorkOrder, worker: Caller) -> None:
         """Before and after photos taken on the spot (EXIF time and GPS), then 反馈."""
         point = order.place.point
-        for kind, name in (
-            (work_order_pb2.EVIDENCE_KIND_BEFORE_PHOTO, "before.jpg"),
-            (work_order_pb2.EVIDENCE_KIND_AFTER_PHOTO, "after.jpg"),
+        for kind, name, color in (
+            (work_order_pb2.EVIDENCE_KIND_BEFORE_PHOTO, "before.jpg", (180, 40, 40)),
+            # Another picture after the work, so the two files never hash alike.
+            (work_order_pb2.EVIDENCE_KIND_AFTER_PHOTO, "after.jpg", (40, 160, 60)),
         ):
-            await self._orders.UploadEvidence(
+            reply = await self._orders.UploadEvidence(
                 wo_pb.UploadEvidenceRequest(
                     request_id=f"{order.order_id}-{order.attempt}-{name}",
                     order_id=order.order_id,
@@ -135,11 +141,14 @@ class LoopDriver:
                         latitude=point.latitude,
                         longitude=point.longitude,
                         taken_at=datetime.now(UTC),
+                        color=color,
                     ),
                     kind=kind,
                 ),
                 metadata=worker.metadata(),
             )
+            if self.record_uploads:
+                self.uploads.setdefault(order.order_id, {})[name] = reply.evidence
         await self._orders.CompleteWorkOrder(
             wo_pb.CompleteWorkOrderRequest(
                 request_id=new_id(), order_id=order.order_id, note="已处置完毕 / fixed"

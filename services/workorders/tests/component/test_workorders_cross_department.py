@@ -1,7 +1,10 @@
 """OWASP API1 (broken object level authorization) over real gRPC: for every
-RPC that takes an id, department water uses department roads' id and is
-refused with PERMISSION_DENIED or NOT_FOUND, and nothing changes: not the
-orders, not the evidence, not the event stream, not the object store."""
+RPC that takes an id (a page token included), department water uses
+department roads' id and is refused with PERMISSION_DENIED or NOT_FOUND (or,
+for a listing, shown only its own orders), and nothing changes: not the
+orders, not the evidence, not the event stream, not the object store.
+Overseers (the operations centre, inspectors) read every department's orders
+and evidence and act on none."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .conftest import Harness
 WATER = Caller("u-water", "department_user", "water")
 ROADS = Caller("u-roads", "department_user", "roads")
 OPERATOR = Caller("u-op", "operator")
+INSPECTOR = Caller("u-inspector", "inspector", "centre-inspection")
 DENIED = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND}
 
 
@@ -81,15 +85,59 @@ async def test_department_a_cannot_use_department_bs_ids(
     assert list(listed.work_orders) == []
     own = await stub.ListWorkOrders(api.ListWorkOrdersRequest(), metadata=water)
     assert [o.order_id for o in own.work_orders] == [water_order.order_id]
+    # Roads' page token resumes water's own listing, never roads'.
+    roads_page = await stub.ListWorkOrders(api.ListWorkOrdersRequest(page_size=1), metadata=roads)
+    assert [o.order_id for o in roads_page.work_orders] == [fresh.order_id]
+    assert roads_page.next_page_token
+    resumed = await stub.ListWorkOrders(
+        api.ListWorkOrdersRequest(page_size=1, page_token=roads_page.next_page_token),
+        metadata=water,
+    )
+    assert {o.department_id for o in resumed.work_orders} <= {"water"}
     assert await snapshot(stub, harness, ids) == before
 
-    # Overseers read everything but act on nothing.
-    operator = OPERATOR.metadata()
-    accept = api.AcceptWorkOrderRequest(request_id="op-1", order_id=fresh.order_id)
-    assert await status_of(stub.AcceptWorkOrder(accept, metadata=operator)) == (
-        grpc.StatusCode.PERMISSION_DENIED
-    )
+    # Overseers read every department's orders and evidence but act on nothing.
+    for overseer in (OPERATOR, INSPECTOR):
+        md = overseer.metadata()
+        everything = await stub.ListWorkOrders(api.ListWorkOrdersRequest(), metadata=md)
+        assert [o.order_id for o in everything.work_orders] == ids
+        calls = _calls(stub, md, fresh, working, water_order, roads_evidence, photo)
+        outcomes = {name: await outcome(call) for name, call in calls}
+        assert outcomes == OVERSEER_OUTCOMES, overseer.role
+        got = await stub.GetEvidence(
+            api.GetEvidenceRequest(
+                order_id=working.order_id, evidence_id=roads_evidence.evidence_id
+            ),
+            metadata=md,
+        )
+        assert got.content == photo and got.evidence == roads_evidence
     assert await snapshot(stub, harness, ids) == before
+
+
+OK = grpc.StatusCode.OK
+DENY = grpc.StatusCode.PERMISSION_DENIED
+OVERSEER_OUTCOMES = {
+    "GetWorkOrder": OK,
+    "AcceptWorkOrder (with roads' request_id)": DENY,
+    "ReturnWorkOrder": DENY,
+    "ReportProgress": DENY,
+    "RequestExtension": DENY,
+    "CompleteWorkOrder": DENY,
+    "UploadEvidence": DENY,
+    "GetEvidence": OK,
+    # The evidence exists, but not on that order.
+    "GetEvidence (own order, roads' evidence id)": grpc.StatusCode.NOT_FOUND,
+    "ReportProgress (own order, roads' evidence id)": DENY,
+    "CompleteWorkOrder (own order, roads' evidence ref)": DENY,
+}
+
+
+async def outcome(call: Any) -> grpc.StatusCode:
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
 
 
 def _calls(

@@ -212,3 +212,50 @@ async def test_a_returned_order_is_redispatched_to_another_department(
     assert (new.work_order.department_id, new.work_order.attempt) == ("roads", 2)
     assert (await order_of(stub, order.order_id)).state == S.WORK_ORDER_STATE_RETURNED
     assert len(await harness.events("cityops.workorders.v1.WorkOrderReturned")) == 1
+    # A returned order is not cancelled: its return is why the case moved.
+    assert await harness.events("cityops.workorders.v1.WorkOrderCancelled") == []
+
+
+async def test_a_redispatch_away_from_a_working_order_cancels_it_on_the_stream(
+    harness: Harness, status_of: Any
+) -> None:
+    stub = await harness.start()
+    meta = WATER.metadata()
+    order = await harness.dispatch("C-3", "water")
+    await stub.AcceptWorkOrder(
+        api.AcceptWorkOrderRequest(request_id="a", order_id=order.order_id), metadata=meta
+    )
+    redispatch = dispatch_events.CaseRedispatched(
+        dispatch=dispatch_events.CaseDispatched(
+            case_id="C-3",
+            dispatch_id="D-C-3-2",
+            department_id="roads",
+            category_code="E0105",
+            role=dispatch_events.DISPATCH_ROLE_LEAD,
+            attempt=2,
+        ),
+        previous_department_id="water",
+        previous_dispatch_id="D-C-3",
+        reason="arbitration: roads",
+    )
+    await harness.publish(redispatch, CASE_REDISPATCHED, "C-3")
+    [event] = await harness.event("cityops.workorders.v1.WorkOrderCancelled", "C-3")
+    assert event.subject == "cityops.workorders.workorder.cancelled"
+    cancelled = event.message
+    assert isinstance(cancelled, events_pb2.WorkOrderCancelled)
+    assert (cancelled.order_id, cancelled.department_id, cancelled.reason) == (
+        order.order_id,
+        "water",
+        "arbitration: roads",
+    )
+    assert (cancelled.previous_state, cancelled.superseded_by_dispatch_id) == (
+        S.WORK_ORDER_STATE_ACCEPTED,
+        "D-C-3-2",
+    )
+    shown = await order_of(stub, order.order_id)
+    assert (shown.state, shown.cancel_reason) == (S.WORK_ORDER_STATE_CANCELLED, cancelled.reason)
+    assert shown.cancelled_at == cancelled.cancelled_at
+    progress = api.ReportProgressRequest(request_id="p", order_id=order.order_id, note="还在修")
+    assert await status_of(stub.ReportProgress(progress, metadata=meta)) == (
+        grpc.StatusCode.FAILED_PRECONDITION
+    )

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
-from cityops.workorders.v1 import events_pb2
+from cityops.workorders.v1 import events_pb2, work_order_pb2
 from svckit import db
 from svckit.clock import utcnow
 from svckit.errors import FailedPreconditionError, PermanentError
@@ -146,16 +146,17 @@ async def test_a_return_then_a_redispatch_makes_a_new_order_and_keeps_the_return
     assert len(await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderCreated")) == 2
 
 
-async def test_a_redispatch_away_from_a_live_order_cancels_it(sqlite_engine: AsyncEngine) -> None:
+async def test_a_redispatch_away_from_a_live_order_cancels_and_announces_it(
+    sqlite_engine: AsyncEngine,
+) -> None:
     first = await accepted_order(sqlite_engine)
-    await deliver(
-        sqlite_engine,
-        dispatch_events.CaseRedispatched(
-            dispatch=dispatched("D-2", "roads", attempt=2),
-            previous_department_id="water",
-            reason="arbitration",
-        ),
+    redispatch = dispatch_events.CaseRedispatched(
+        dispatch=dispatched("D-2", "roads", attempt=2),
+        previous_department_id="water",
+        reason="arbitration",
     )
+    await deliver(sqlite_engine, redispatch)
+    await deliver(sqlite_engine, redispatch, event_id="E-again")  # redelivered under a new id
     old, new = await orders(sqlite_engine)
     assert (old.order_id, old.state, old.cancel_reason) == (
         first.order_id,
@@ -163,6 +164,22 @@ async def test_a_redispatch_away_from_a_live_order_cancels_it(sqlite_engine: Asy
         "arbitration",
     )
     assert new.state is OrderState.CREATED
+    [row] = await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderCancelled")
+    assert (row.subject, row.case_id) == ("cityops.workorders.workorder.cancelled", "C-1")
+    event = events_pb2.WorkOrderCancelled.FromString(row.body)
+    assert (event.order_id, event.case_id, event.department_id, event.dispatch_id) == (
+        first.order_id,
+        "C-1",
+        "water",
+        "D-1",
+    )
+    assert (event.reason, event.previous_state, event.superseded_by_dispatch_id) == (
+        "arbitration",
+        work_order_pb2.WORK_ORDER_STATE_ACCEPTED,
+        "D-2",
+    )
+    assert event.role == work_order_pb2.ORDER_ROLE_LEAD
+    assert event.cancelled_at.ToDatetime(tzinfo=UTC) == old.cancelled_at
     with pytest.raises(FailedPreconditionError, match="cancelled"):
         await actions.report_progress(
             commands.ReportProgress("p-1", first.order_id, "still here"),

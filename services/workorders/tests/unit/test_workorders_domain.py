@@ -23,8 +23,18 @@ NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SHA = "ab" * 32
 OWN = Caller("u-water-1", "department_user", "water")
 OTHER_DEPT = Caller("u-roads-1", "department_user", "roads")
-OVERSEERS = [Caller(f"u-{r}", r) for r in ("operator", "supervisor", "auditor", "admin")]
-NO_READ = [Caller("u-inspector", "inspector"), Caller("svc", "system")]
+OVERSEERS = [
+    Caller(f"u-{r}", r, d)
+    for r, d in (
+        ("operator", "centre"),
+        ("supervisor", "centre"),
+        # An inspector's own department is not a read scope: 核查 spans every department.
+        ("inspector", "centre-inspection"),
+        ("auditor", ""),
+        ("admin", ""),
+    )
+]
+NO_READ = [Caller("svc", "system")]
 S = OrderState
 
 # Every legal (state, action) → resulting state; everything else is refused.

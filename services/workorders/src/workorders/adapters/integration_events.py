@@ -11,13 +11,21 @@ from cityops.workorders.v1 import events_pb2
 from workorders.adapters.messages import (
     REASON_TO_PROTO,
     ROLE_TO_PROTO,
+    STATE_TO_PROTO,
     evidence_item_message,
     evidence_refs,
     ts,
     work_order_message,
 )
 from workorders.domain.evidence import EvidenceItem
-from workorders.domain.model import Dispatch, OrderRole, PendingExtension, Place, WorkOrder
+from workorders.domain.model import (
+    Dispatch,
+    OrderRole,
+    OrderState,
+    PendingExtension,
+    Place,
+    WorkOrder,
+)
 
 _DISPATCH_ROLE: dict[int, OrderRole] = {
     dispatch_events.DISPATCH_ROLE_UNSPECIFIED: OrderRole.LEAD,
@@ -162,4 +170,21 @@ def reopened(order: WorkOrder, verification_id: str) -> events_pb2.WorkOrderReop
         rework_count=order.rework_count,
         role=ROLE_TO_PROTO[order.role],
         dispatch_id=order.dispatch_id,
+    )
+
+
+def cancelled(
+    order: WorkOrder, previous_state: OrderState, superseded_by: str
+) -> events_pb2.WorkOrderCancelled:
+    assert order.cancelled_at is not None, "a cancelled order has cancelled_at"
+    return events_pb2.WorkOrderCancelled(
+        order_id=order.order_id,
+        case_id=order.case_id,
+        department_id=order.department_id,
+        dispatch_id=order.dispatch_id,
+        cancelled_at=ts(order.cancelled_at),
+        reason=order.cancel_reason,
+        role=ROLE_TO_PROTO[order.role],
+        previous_state=STATE_TO_PROTO[previous_state],
+        superseded_by_dispatch_id=superseded_by,
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +21,7 @@ from workorders.domain.model import (
     ReturnReason,
     WorkOrder,
 )
+from workorders.domain.paging import Position
 
 
 class WorkOrderRepository:
@@ -69,8 +71,10 @@ class WorkOrderRepository:
         states: Sequence[OrderState] = (),
         case_id: str = "",
         limit: int,
+        after: Position | None = None,
     ) -> list[WorkOrder]:
-        """Oldest first: a department works its queue in the order it arrived."""
+        """Oldest first: a department works its queue in the order it arrived.
+        (created_at, order_id) is a total order, so `after` resumes a listing exactly."""
         query = select(WorkOrderRow)
         if department_id is not None:
             query = query.where(WorkOrderRow.department_id == department_id)
@@ -78,6 +82,16 @@ class WorkOrderRepository:
             query = query.where(col(WorkOrderRow.state).in_([s.value for s in states]))
         if case_id:
             query = query.where(WorkOrderRow.case_id == case_id)
+        if after is not None:
+            query = query.where(
+                or_(
+                    col(WorkOrderRow.created_at) > after.created_at,
+                    and_(
+                        col(WorkOrderRow.created_at) == after.created_at,
+                        col(WorkOrderRow.order_id) > after.order_id,
+                    ),
+                )
+            )
         query = query.order_by(col(WorkOrderRow.created_at), col(WorkOrderRow.order_id)).limit(
             limit
         )

@@ -15,6 +15,7 @@ class ListWorkOrders:
     states: tuple[OrderState, ...] = ()
     case_id: str = ""
     page_size: int = 0
+    page_token: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from typing import Protocol
 from svckit.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
 
 DEPARTMENT_USER = "department_user"
-# Roles that oversee every department (the command centre, audit, administrators).
-READ_ALL_ROLES = frozenset({"operator", "supervisor", "auditor", "admin"})
+# Roles that oversee every department, read-only: the operations centre
+# (operators, supervisors), inspectors (核查 needs the order and its photos),
+# audit and administrators.
+READ_ALL_ROLES = frozenset({"operator", "supervisor", "inspector", "auditor", "admin"})
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -49,7 +51,7 @@ class Principal(Protocol):
 def read_scope(actor: Principal) -> str | None:
     """The one department this actor may read, or None for all of them.
 
-    Roles not named here (inspectors, systems) have no business with orders.
+    Roles not named here (systems) have no business with orders.
     """
     if actor.role == DEPARTMENT_USER:
         return actor.department_id

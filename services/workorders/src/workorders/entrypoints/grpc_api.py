@@ -41,11 +41,13 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
             states=tuple(_enum(messages.STATE_FROM_PROTO, s, "state") for s in request.states),
             case_id=request.case_id,
             page_size=request.page_size,
+            page_token=request.page_token,
         )
-        views = await actions.list_work_orders(cmd, _caller(context), self._uow())
+        page = await actions.list_work_orders(cmd, _caller(context), self._uow())
         now = utcnow()
         return api.ListWorkOrdersResponse(
-            work_orders=[messages.work_order_message(o, items, now=now) for o, items in views]
+            work_orders=[messages.work_order_message(o, items, now=now) for o, items in page.views],
+            next_page_token=page.next_page_token,
         )
 
     async def GetWorkOrder(  # noqa: N802 (gRPC method name)

@@ -27,7 +27,7 @@ from svckit.messaging.subjects import (
 from svckit.telemetry import links_to
 from workorders.adapters import integration_events as ie
 from workorders.adapters.messages import work_order_message
-from workorders.domain import commands, rules
+from workorders.domain import commands, paging, rules
 from workorders.domain.evidence import EvidenceItem
 from workorders.domain.model import WorkOrder
 from workorders.service_layer.ports import EvidenceRules
@@ -46,6 +46,13 @@ R = TypeVar(
 )
 Apply = Callable[[WorkOrder, datetime], Awaitable[Message]]
 OrderView = tuple[WorkOrder, list[EvidenceItem]]
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    views: list[OrderView]
+    # Empty on the last page.
+    next_page_token: str
 
 
 @dataclass(frozen=True)
@@ -74,16 +81,28 @@ COMPLETE = _Spec(
 
 async def list_work_orders(
     cmd: commands.ListWorkOrders, caller: Caller, uow: WorkOrdersUnitOfWork
-) -> list[OrderView]:
-    """A department user sees its own department's orders; overseers see all."""
+) -> OrderPage:
+    """A department user sees its own department's orders; overseers see all.
+    One more row than the page is read to know whether another page follows."""
     scope = rules.read_scope(caller)
     limit = rules.page_size(cmd.page_size)
+    filters = paging.filters_key(cmd.states, cmd.case_id)
+    after = paging.decode(cmd.page_token, filters)
     async with uow:
         orders = await uow.orders.find(
-            department_id=scope, states=cmd.states, case_id=cmd.case_id, limit=limit
+            department_id=scope,
+            states=cmd.states,
+            case_id=cmd.case_id,
+            limit=limit + 1,
+            after=after,
         )
+        more, orders = len(orders) > limit, orders[:limit]
         items = await uow.evidence.for_orders(o.order_id for o in orders)
-    return [(o, items[o.order_id]) for o in orders]
+    token = ""
+    if more:
+        last = orders[-1]
+        token = paging.encode(paging.Position(last.created_at, last.order_id), filters)
+    return OrderPage([(o, items[o.order_id]) for o in orders], token)
 
 
 async def get_work_order(

@@ -17,7 +17,11 @@ from svckit.clock import new_id, utcnow
 from svckit.errors import FailedPreconditionError, InvalidArgumentError, PermanentError
 from svckit.logging import get_logger
 from svckit.messaging.envelope import IncomingEvent
-from svckit.messaging.subjects import WORKORDER_CREATED, WORKORDER_REOPENED
+from svckit.messaging.subjects import (
+    WORKORDER_CANCELLED,
+    WORKORDER_CREATED,
+    WORKORDER_REOPENED,
+)
 from workorders.adapters import integration_events as ie
 from workorders.domain.model import WorkOrder
 from workorders.domain.notifications import NotificationKind
@@ -96,16 +100,23 @@ async def on_case_redispatched(
     notifier: Notifier,
 ) -> None:
     """A new order for the new dispatch; the previous department's order, if
-    still live, is cancelled (a RETURNED one stays RETURNED: its return is
-    why the case moved)."""
+    still live, is cancelled and announced, so the department's systems stop
+    work on it (a RETURNED one stays RETURNED: its return is why the case
+    moved)."""
     if not msg.HasField("dispatch"):
         raise PermanentError("a re-dispatch without its dispatch")
     await create_order(msg.dispatch, traceparent, uow, notifier)
     previous = await _previous_order(msg, uow)
     if previous is None or previous.state not in LIVE:
         return
+    was = previous.state
     previous.cancel(utcnow(), reason=msg.reason or "re-dispatched")
     await uow.orders.save(previous)
+    uow.publish(
+        ie.cancelled(previous, was, superseded_by=msg.dispatch.dispatch_id),
+        subject=WORKORDER_CANCELLED,
+        case_id=previous.case_id,
+    )
     log.info(
         "work order cancelled by re-dispatch",
         case_id=previous.case_id,

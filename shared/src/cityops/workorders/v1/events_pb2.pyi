@@ -337,3 +337,53 @@ class WorkOrderReopened(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkOrderReopened: _TypeAlias = WorkOrderReopened  # noqa: Y015
+
+@_typing.final
+class WorkOrderCancelled(_message.Message):
+    """Published on cityops.workorders.workorder.cancelled when a re-dispatch takes
+    the case away from a live order: the department stops work on it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    CANCELLED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATE_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_BY_DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    case_id: _builtins.str
+    department_id: _builtins.str
+    dispatch_id: _builtins.str
+    reason: _builtins.str
+    role: _work_order_pb2.OrderRole.ValueType
+    previous_state: _work_order_pb2.WorkOrderState.ValueType
+    """Where the order stood when it was cancelled."""
+    superseded_by_dispatch_id: _builtins.str
+    """The dispatch that superseded this order's (empty when not known)."""
+    @_builtins.property
+    def cancelled_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        dispatch_id: _builtins.str = ...,
+        cancelled_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+        role: _work_order_pb2.OrderRole.ValueType = ...,
+        previous_state: _work_order_pb2.WorkOrderState.ValueType = ...,
+        superseded_by_dispatch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled_at", b"cancelled_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled_at", b"cancelled_at", "case_id", b"case_id", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "order_id", b"order_id", "previous_state", b"previous_state", "reason", b"reason", "role", b"role", "superseded_by_dispatch_id", b"superseded_by_dispatch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkOrderCancelled: _TypeAlias = WorkOrderCancelled  # noqa: Y015

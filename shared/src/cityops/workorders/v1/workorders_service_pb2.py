@@ -26,49 +26,49 @@ from cityops.common.v1 import common_pb2 as cityops_dot_common_dot_v1_dot_common
 from cityops.workorders.v1 import work_order_pb2 as cityops_dot_workorders_dot_v1_dot_work__order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.cityops/workorders/v1/workorders_service.proto\x12\x15\x63ityops.workorders.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a&cityops/workorders/v1/work_order.proto\"r\n\x15ListWorkOrdersRequest\x12\x35\n\x06states\x18\x01 \x03(\x0e\x32%.cityops.workorders.v1.WorkOrderState\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\"O\n\x16ListWorkOrdersResponse\x12\x35\n\x0bwork_orders\x18\x01 \x03(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\'\n\x13GetWorkOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"L\n\x14GetWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\">\n\x16\x41\x63\x63\x65ptWorkOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"O\n\x17\x41\x63\x63\x65ptWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\x80\x01\n\x18\x43ompleteWorkOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x30\n\x08\x65vidence\x18\x04 \x03(\x0b\x32\x1e.cityops.common.v1.EvidenceRef\"Q\n\x19\x43ompleteWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\x81\x01\n\x16ReturnWorkOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x33\n\x06reason\x18\x03 \x01(\x0e\x32#.cityops.workorders.v1.ReturnReason\x12\x0c\n\x04note\x18\x04 \x01(\t\"O\n\x17ReturnWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"a\n\x15ReportProgressRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x14\n\x0c\x65vidence_ids\x18\x04 \x03(\t\"N\n\x16ReportProgressResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"h\n\x17RequestExtensionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x17\n\x0frequested_hours\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"P\n\x18RequestExtensionResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\xa8\x01\n\x15UploadEvidenceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\x0c\x12\x31\n\x04kind\x18\x06 \x01(\x0e\x32#.cityops.workorders.v1.EvidenceKind\"O\n\x16UploadEvidenceResponse\x12\x35\n\x08\x65vidence\x18\x01 \x01(\x0b\x32#.cityops.workorders.v1.EvidenceItem\";\n\x12GetEvidenceRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vidence_id\x18\x02 \x01(\t\"]\n\x13GetEvidenceResponse\x12\x35\n\x08\x65vidence\x18\x01 \x01(\x0b\x32#.cityops.workorders.v1.EvidenceItem\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x32\x80\x08\n\x11WorkOrdersService\x12m\n\x0eListWorkOrders\x12,.cityops.workorders.v1.ListWorkOrdersRequest\x1a-.cityops.workorders.v1.ListWorkOrdersResponse\x12g\n\x0cGetWorkOrder\x12*.cityops.workorders.v1.GetWorkOrderRequest\x1a+.cityops.workorders.v1.GetWorkOrderResponse\x12p\n\x0f\x41\x63\x63\x65ptWorkOrder\x12-.cityops.workorders.v1.AcceptWorkOrderRequest\x1a..cityops.workorders.v1.AcceptWorkOrderResponse\x12v\n\x11\x43ompleteWorkOrder\x12/.cityops.workorders.v1.CompleteWorkOrderRequest\x1a\x30.cityops.workorders.v1.CompleteWorkOrderResponse\x12p\n\x0fReturnWorkOrder\x12-.cityops.workorders.v1.ReturnWorkOrderRequest\x1a..cityops.workorders.v1.ReturnWorkOrderResponse\x12m\n\x0eReportProgress\x12,.cityops.workorders.v1.ReportProgressRequest\x1a-.cityops.workorders.v1.ReportProgressResponse\x12s\n\x10RequestExtension\x12..cityops.workorders.v1.RequestExtensionRequest\x1a/.cityops.workorders.v1.RequestExtensionResponse\x12m\n\x0eUploadEvidence\x12,.cityops.workorders.v1.UploadEvidenceRequest\x1a-.cityops.workorders.v1.UploadEvidenceResponse\x12\x64\n\x0bGetEvidence\x12).cityops.workorders.v1.GetEvidenceRequest\x1a*.cityops.workorders.v1.GetEvidenceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.cityops/workorders/v1/workorders_service.proto\x12\x15\x63ityops.workorders.v1\x1a\x1e\x63ityops/common/v1/common.proto\x1a&cityops/workorders/v1/work_order.proto\"\x86\x01\n\x15ListWorkOrdersRequest\x12\x35\n\x06states\x18\x01 \x03(\x0e\x32%.cityops.workorders.v1.WorkOrderState\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"h\n\x16ListWorkOrdersResponse\x12\x35\n\x0bwork_orders\x18\x01 \x03(\x0b\x32 .cityops.workorders.v1.WorkOrder\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x13GetWorkOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"L\n\x14GetWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\">\n\x16\x41\x63\x63\x65ptWorkOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"O\n\x17\x41\x63\x63\x65ptWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\x80\x01\n\x18\x43ompleteWorkOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x30\n\x08\x65vidence\x18\x04 \x03(\x0b\x32\x1e.cityops.common.v1.EvidenceRef\"Q\n\x19\x43ompleteWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\x81\x01\n\x16ReturnWorkOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x33\n\x06reason\x18\x03 \x01(\x0e\x32#.cityops.workorders.v1.ReturnReason\x12\x0c\n\x04note\x18\x04 \x01(\t\"O\n\x17ReturnWorkOrderResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"a\n\x15ReportProgressRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x14\n\x0c\x65vidence_ids\x18\x04 \x03(\t\"N\n\x16ReportProgressResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"h\n\x17RequestExtensionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x17\n\x0frequested_hours\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"P\n\x18RequestExtensionResponse\x12\x34\n\nwork_order\x18\x01 \x01(\x0b\x32 .cityops.workorders.v1.WorkOrder\"\xa8\x01\n\x15UploadEvidenceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\x0c\x12\x31\n\x04kind\x18\x06 \x01(\x0e\x32#.cityops.workorders.v1.EvidenceKind\"O\n\x16UploadEvidenceResponse\x12\x35\n\x08\x65vidence\x18\x01 \x01(\x0b\x32#.cityops.workorders.v1.EvidenceItem\";\n\x12GetEvidenceRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vidence_id\x18\x02 \x01(\t\"]\n\x13GetEvidenceResponse\x12\x35\n\x08\x65vidence\x18\x01 \x01(\x0b\x32#.cityops.workorders.v1.EvidenceItem\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x32\x80\x08\n\x11WorkOrdersService\x12m\n\x0eListWorkOrders\x12,.cityops.workorders.v1.ListWorkOrdersRequest\x1a-.cityops.workorders.v1.ListWorkOrdersResponse\x12g\n\x0cGetWorkOrder\x12*.cityops.workorders.v1.GetWorkOrderRequest\x1a+.cityops.workorders.v1.GetWorkOrderResponse\x12p\n\x0f\x41\x63\x63\x65ptWorkOrder\x12-.cityops.workorders.v1.AcceptWorkOrderRequest\x1a..cityops.workorders.v1.AcceptWorkOrderResponse\x12v\n\x11\x43ompleteWorkOrder\x12/.cityops.workorders.v1.CompleteWorkOrderRequest\x1a\x30.cityops.workorders.v1.CompleteWorkOrderResponse\x12p\n\x0fReturnWorkOrder\x12-.cityops.workorders.v1.ReturnWorkOrderRequest\x1a..cityops.workorders.v1.ReturnWorkOrderResponse\x12m\n\x0eReportProgress\x12,.cityops.workorders.v1.ReportProgressRequest\x1a-.cityops.workorders.v1.ReportProgressResponse\x12s\n\x10RequestExtension\x12..cityops.workorders.v1.RequestExtensionRequest\x1a/.cityops.workorders.v1.RequestExtensionResponse\x12m\n\x0eUploadEvidence\x12,.cityops.workorders.v1.UploadEvidenceRequest\x1a-.cityops.workorders.v1.UploadEvidenceResponse\x12\x64\n\x0bGetEvidence\x12).cityops.workorders.v1.GetEvidenceRequest\x1a*.cityops.workorders.v1.GetEvidenceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cityops.workorders.v1.workorders_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTWORKORDERSREQUEST']._serialized_start=145
-  _globals['_LISTWORKORDERSREQUEST']._serialized_end=259
-  _globals['_LISTWORKORDERSRESPONSE']._serialized_start=261
-  _globals['_LISTWORKORDERSRESPONSE']._serialized_end=340
-  _globals['_GETWORKORDERREQUEST']._serialized_start=342
-  _globals['_GETWORKORDERREQUEST']._serialized_end=381
-  _globals['_GETWORKORDERRESPONSE']._serialized_start=383
-  _globals['_GETWORKORDERRESPONSE']._serialized_end=459
-  _globals['_ACCEPTWORKORDERREQUEST']._serialized_start=461
-  _globals['_ACCEPTWORKORDERREQUEST']._serialized_end=523
-  _globals['_ACCEPTWORKORDERRESPONSE']._serialized_start=525
-  _globals['_ACCEPTWORKORDERRESPONSE']._serialized_end=604
-  _globals['_COMPLETEWORKORDERREQUEST']._serialized_start=607
-  _globals['_COMPLETEWORKORDERREQUEST']._serialized_end=735
-  _globals['_COMPLETEWORKORDERRESPONSE']._serialized_start=737
-  _globals['_COMPLETEWORKORDERRESPONSE']._serialized_end=818
-  _globals['_RETURNWORKORDERREQUEST']._serialized_start=821
-  _globals['_RETURNWORKORDERREQUEST']._serialized_end=950
-  _globals['_RETURNWORKORDERRESPONSE']._serialized_start=952
-  _globals['_RETURNWORKORDERRESPONSE']._serialized_end=1031
-  _globals['_REPORTPROGRESSREQUEST']._serialized_start=1033
-  _globals['_REPORTPROGRESSREQUEST']._serialized_end=1130
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=1132
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=1210
-  _globals['_REQUESTEXTENSIONREQUEST']._serialized_start=1212
-  _globals['_REQUESTEXTENSIONREQUEST']._serialized_end=1316
-  _globals['_REQUESTEXTENSIONRESPONSE']._serialized_start=1318
-  _globals['_REQUESTEXTENSIONRESPONSE']._serialized_end=1398
-  _globals['_UPLOADEVIDENCEREQUEST']._serialized_start=1401
-  _globals['_UPLOADEVIDENCEREQUEST']._serialized_end=1569
-  _globals['_UPLOADEVIDENCERESPONSE']._serialized_start=1571
-  _globals['_UPLOADEVIDENCERESPONSE']._serialized_end=1650
-  _globals['_GETEVIDENCEREQUEST']._serialized_start=1652
-  _globals['_GETEVIDENCEREQUEST']._serialized_end=1711
-  _globals['_GETEVIDENCERESPONSE']._serialized_start=1713
-  _globals['_GETEVIDENCERESPONSE']._serialized_end=1806
-  _globals['_WORKORDERSSERVICE']._serialized_start=1809
-  _globals['_WORKORDERSSERVICE']._serialized_end=2833
+  _globals['_LISTWORKORDERSREQUEST']._serialized_start=146
+  _globals['_LISTWORKORDERSREQUEST']._serialized_end=280
+  _globals['_LISTWORKORDERSRESPONSE']._serialized_start=282
+  _globals['_LISTWORKORDERSRESPONSE']._serialized_end=386
+  _globals['_GETWORKORDERREQUEST']._serialized_start=388
+  _globals['_GETWORKORDERREQUEST']._serialized_end=427
+  _globals['_GETWORKORDERRESPONSE']._serialized_start=429
+  _globals['_GETWORKORDERRESPONSE']._serialized_end=505
+  _globals['_ACCEPTWORKORDERREQUEST']._serialized_start=507
+  _globals['_ACCEPTWORKORDERREQUEST']._serialized_end=569
+  _globals['_ACCEPTWORKORDERRESPONSE']._serialized_start=571
+  _globals['_ACCEPTWORKORDERRESPONSE']._serialized_end=650
+  _globals['_COMPLETEWORKORDERREQUEST']._serialized_start=653
+  _globals['_COMPLETEWORKORDERREQUEST']._serialized_end=781
+  _globals['_COMPLETEWORKORDERRESPONSE']._serialized_start=783
+  _globals['_COMPLETEWORKORDERRESPONSE']._serialized_end=864
+  _globals['_RETURNWORKORDERREQUEST']._serialized_start=867
+  _globals['_RETURNWORKORDERREQUEST']._serialized_end=996
+  _globals['_RETURNWORKORDERRESPONSE']._serialized_start=998
+  _globals['_RETURNWORKORDERRESPONSE']._serialized_end=1077
+  _globals['_REPORTPROGRESSREQUEST']._serialized_start=1079
+  _globals['_REPORTPROGRESSREQUEST']._serialized_end=1176
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=1178
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=1256
+  _globals['_REQUESTEXTENSIONREQUEST']._serialized_start=1258
+  _globals['_REQUESTEXTENSIONREQUEST']._serialized_end=1362
+  _globals['_REQUESTEXTENSIONRESPONSE']._serialized_start=1364
+  _globals['_REQUESTEXTENSIONRESPONSE']._serialized_end=1444
+  _globals['_UPLOADEVIDENCEREQUEST']._serialized_start=1447
+  _globals['_UPLOADEVIDENCEREQUEST']._serialized_end=1615
+  _globals['_UPLOADEVIDENCERESPONSE']._serialized_start=1617
+  _globals['_UPLOADEVIDENCERESPONSE']._serialized_end=1696
+  _globals['_GETEVIDENCEREQUEST']._serialized_start=1698
+  _globals['_GETEVIDENCEREQUEST']._serialized_end=1757
+  _globals['_GETEVIDENCERESPONSE']._serialized_start=1759
+  _globals['_GETEVIDENCERESPONSE']._serialized_end=1852
+  _globals['_WORKORDERSSERVICE']._serialized_start=1855
+  _globals['_WORKORDERSSERVICE']._serialized_end=2879
 # @@protoc_insertion_point(module_scope)

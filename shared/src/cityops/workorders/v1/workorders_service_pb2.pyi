@@ -27,20 +27,27 @@ class ListWorkOrdersRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     page_size: _builtins.int
+    """0: 50; at most 500."""
+    page_token: _builtins.str
+    """Opaque cursor from a previous response, valid with the same states and case_id."""
     @_builtins.property
-    def states(self) -> _containers.RepeatedScalarFieldContainer[_work_order_pb2.WorkOrderState.ValueType]: ...
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_work_order_pb2.WorkOrderState.ValueType]:
+        """Empty means every state."""
+
     def __init__(
         self,
         *,
         states: _abc.Iterable[_work_order_pb2.WorkOrderState.ValueType] | None = ...,
         case_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "page_size", b"page_size", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -51,16 +58,22 @@ class ListWorkOrdersResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WORK_ORDERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
     @_builtins.property
-    def work_orders(self) -> _containers.RepeatedCompositeFieldContainer[_work_order_pb2.WorkOrder]: ...
+    def work_orders(self) -> _containers.RepeatedCompositeFieldContainer[_work_order_pb2.WorkOrder]:
+        """Oldest first (created_at, then order_id): a stable order across pages."""
+
     def __init__(
         self,
         *,
         work_orders: _abc.Iterable[_work_order_pb2.WorkOrder] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_orders", b"work_orders"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "work_orders", b"work_orders"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

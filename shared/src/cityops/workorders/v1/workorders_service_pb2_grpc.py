@@ -28,8 +28,10 @@ if _version_not_supported:
 class WorkOrdersServiceStub:
     """Department actions on work orders. The caller's identity travels in metadata
     (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
-    acts on its own orders only. Every mutating request carries `request_id`: a
-    retry replays the first response and changes nothing.
+    acts on its own orders only; operators, supervisors, inspectors, auditors and
+    admins read every department's orders and evidence but act on none. Every
+    mutating request carries `request_id`: a retry replays the first response and
+    changes nothing.
     """
 
     def __init__(self, channel):
@@ -88,8 +90,10 @@ class WorkOrdersServiceStub:
 class WorkOrdersServiceServicer:
     """Department actions on work orders. The caller's identity travels in metadata
     (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
-    acts on its own orders only. Every mutating request carries `request_id`: a
-    retry replays the first response and changes nothing.
+    acts on its own orders only; operators, supervisors, inspectors, auditors and
+    admins read every department's orders and evidence but act on none. Every
+    mutating request carries `request_id`: a retry replays the first response and
+    changes nothing.
     """
 
     def ListWorkOrders(self, request, context):
@@ -212,8 +216,10 @@ def add_WorkOrdersServiceServicer_to_server(servicer, server):
 class WorkOrdersService:
     """Department actions on work orders. The caller's identity travels in metadata
     (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
-    acts on its own orders only. Every mutating request carries `request_id`: a
-    retry replays the first response and changes nothing.
+    acts on its own orders only; operators, supervisors, inspectors, auditors and
+    admins read every department's orders and evidence but act on none. Every
+    mutating request carries `request_id`: a retry replays the first response and
+    changes nothing.
     """
 
     @staticmethod

@@ -29,8 +29,10 @@ GRPC_VERSION: str
 class WorkOrdersServiceStub:
     """Department actions on work orders. The caller's identity travels in metadata
     (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
-    acts on its own orders only. Every mutating request carries `request_id`: a
-    retry replays the first response and changes nothing.
+    acts on its own orders only; operators, supervisors, inspectors, auditors and
+    admins read every department's orders and evidence but act on none. Every
+    mutating request carries `request_id`: a retry replays the first response and
+    changes nothing.
     """
 
     @_typing.overload
@@ -58,8 +60,10 @@ class WorkOrdersServiceStub:
 class WorkOrdersServiceAsyncStub(WorkOrdersServiceStub):
     """Department actions on work orders. The caller's identity travels in metadata
     (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
-    acts on its own orders only. Every mutating request carries `request_id`: a
-    retry replays the first response and changes nothing.
+    acts on its own orders only; operators, supervisors, inspectors, auditors and
+    admins read every department's orders and evidence but act on none. Every
+    mutating request carries `request_id`: a retry replays the first response and
+    changes nothing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -83,8 +87,10 @@ class WorkOrdersServiceAsyncStub(WorkOrdersServiceStub):
 class WorkOrdersServiceServicer(metaclass=_abc_1.ABCMeta):
     """Department actions on work orders. The caller's identity travels in metadata
     (x-cityops-user, x-cityops-department, x-cityops-role); a department sees and
-    acts on its own orders only. Every mutating request carries `request_id`: a
-    retry replays the first response and changes nothing.
+    acts on its own orders only; operators, supervisors, inspectors, auditors and
+    admins read every department's orders and evidence but act on none. Every
+    mutating request carries `request_id`: a retry replays the first response and
+    changes nothing.
     """
 
     @_abc_1.abstractmethod
