@@ -42,7 +42,7 @@ from console.adapters.clients import ServiceClients
 from console.adapters.i18n import Catalogues
 from console.adapters.passwords import Passwords
 from console.domain.access import Role
-from console.domain.accounts import new_department, new_user
+from console.domain.accounts import CLI_ADMINISTRATOR, new_department, new_user
 from console.domain.ledger_proof import canonical_entry, leaf_hash, tree_head_message
 from console.domain.ratelimit import LoginLimits
 from console.domain.sessions import SessionPolicy
@@ -539,10 +539,10 @@ async def build_console(
         new_department("D01-transport", "东湖区交通运输局", "Donghu Transport", "D01"),
         new_department("D02-water", "西城区水务局", "Xicheng Water", "D02"),
     ]:
-        await accounts.create_department(uow(), dept)
+        await accounts.create_department(uow(), dept, CLI_ADMINISTRATOR)
     for user_id, (role, dept_id) in USERS.items():
         await accounts.create_user(
-            uow(), passwords, new_user(user_id, role, dept_id), PASSWORD, "test"
+            uow(), passwords, new_user(user_id, role, dept_id), PASSWORD, CLI_ADMINISTRATOR
         )
     world = make_world()
     web = WebApp(

@@ -79,7 +79,7 @@ async def bootstrap(
 ) -> ConsoleProcess:
     """Everything wired; `clients` replaces the real service stubs in tests."""
     runtime: ServiceRuntime[ConsoleUnitOfWork] = ServiceRuntime(NAME, settings, ConsoleUnitOfWork)
-    await runtime.start_infrastructure(producer=False)
+    await runtime.start_infrastructure()
     passwords = Passwords()
     if settings.seed_demo_users:
         await seed(settings, runtime.uow, passwords)

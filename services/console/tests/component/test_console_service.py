@@ -12,15 +12,17 @@ import httpx
 import pytest
 from nats.aio.client import Client
 
+from cityops.console.v1 import events_pb2 as console_events
 from cityops.workorders.v1 import events_pb2 as wo_events
 from console.bootstrap import ConsoleProcess, bootstrap
 from console.config import ConsoleSettings
 from services.console.tests.console_testing import World, make_world, stubs
 from svckit.messaging import jetstream, subjects
+from svckit.messaging.envelope import IncomingEvent
 from svckit.messaging.subjects import stream_for
 from svckit.natsserver import NatsServer
 from svckit.testing.polling import eventually
-from svckit.testing.streams import publish_event
+from svckit.testing.streams import publish_event, stream_events
 
 DEMO_PASSWORD = "demo-password-for-tests"
 
@@ -128,3 +130,35 @@ async def test_shutdown_ends_open_event_streams(running: Running) -> None:
             running.process.web.hub.close()
             await asyncio.wait_for(reader, timeout=10)
     assert lines[0] == "retry: 3000"
+
+
+async def test_account_changes_reach_the_console_stream_for_the_ledger(
+    running: Running, nats_client: Client
+) -> None:
+    """The outbox relay publishes what the admin API recorded: the audit
+    service consumes the CONSOLE stream like every other producer's."""
+    js = nats_client.jetstream()
+    async with httpx.AsyncClient(base_url=running.url) as http:
+        csrf = await _login(http, "admin")
+        reply = await http.patch(
+            "/api/admin/users/operator",
+            json={"active": False},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert reply.status_code == 200, reply.text
+
+    async def deactivation() -> list[IncomingEvent]:
+        found = await stream_events(js, stream_for("console").name)
+        return [
+            e
+            for e in found
+            if e.subject == subjects.ACCOUNT_CHANGED
+            and e.message.change == console_events.ACCOUNT_CHANGE_DEACTIVATED
+        ]
+
+    [event] = await eventually(deactivation, timeout=20)
+    assert event.message.user_id == "operator" and event.message.by.user_id == "admin"
+    seeded = await stream_events(js, stream_for("console").name)
+    assert {"operator", "admin", "dept-D01-transport"} <= {
+        e.message.user_id for e in seeded if e.subject == subjects.ACCOUNT_CHANGED
+    }

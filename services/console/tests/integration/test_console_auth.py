@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from console.adapters.passwords import Passwords
 from console.domain.access import Role
-from console.domain.accounts import new_user
+from console.domain.accounts import CLI_ADMINISTRATOR, new_user
 from console.domain.ratelimit import LoginLimits
 from console.entrypoints.web.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from console.service_layer import accounts
@@ -221,7 +221,7 @@ async def test_passwords_are_argon2id_and_weak_hashes_are_upgraded_at_login(
         Passwords(weak),
         new_user("legacy", Role.OPERATOR, "centre"),
         PASSWORD,
-        "test",
+        CLI_ADMINISTRATOR,
     )
     async with console.web.uow() as uow:
         before = await uow.users.get("legacy")

@@ -18,6 +18,7 @@ SAMPLE_PATH_VALUES = {
     "extension_id": "ext-1",
     "evidence_id": "ev-1",
     "sequence": "1",
+    "user_id": "operator",
 }
 # A body each endpoint accepts, so a refusal is about who asks, not what they sent.
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
@@ -35,6 +36,8 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/extension": {"hours": 8, "reason": "parts on order"},
     "/users": {"user_id": "mallory", "role": "admin", "password": "0123456789ab"},
     "/departments": {"department_id": "X01", "name_zh": "某单位"},
+    "/password": {"password": "0123456789ab"},
+    "/operator": {"active": False},
 }
 
 

@@ -15,8 +15,11 @@ from detection.domain.vendors import SourceConfig
 from detection.entrypoints.grpc_api import SERVICE_NAME, DetectionServicer
 from detection.entrypoints.http_api import create_app
 from detection.entrypoints.telemetry_consumer import TelemetryConsumer
+from detection.service_layer.retention import purge_expired
 from detection.service_layer.unit_of_work import DetectionUnitOfWork
+from svckit.clock import utcnow
 from svckit.http_server import HttpServer
+from svckit.periodic import Periodic
 from svckit.reference import (
     Catalogue,
     CityMap,
@@ -33,6 +36,7 @@ class DetectionRuntime(ServiceRuntime[DetectionUnitOfWork]):
 
     http: HttpServer
     telemetry: TelemetryConsumer
+    retention: Periodic | None = None
 
 
 @dataclass(frozen=True)
@@ -85,4 +89,18 @@ async def bootstrap(settings: DetectionSettings) -> DetectionRuntime:
         runtime.add_component(runtime.telemetry.start, runtime.telemetry.stop)
     runtime.http = HttpServer(app, settings.http_host, settings.http_port)
     runtime.add_component(runtime.http.start, runtime.http.stop)
+    if settings.retention_days is not None:
+        runtime.retention = retention_sweeper(runtime, settings, settings.retention_days)
+        runtime.add_component(runtime.retention.start, runtime.retention.stop)
     return runtime
+
+
+def retention_sweeper(
+    runtime: DetectionRuntime, settings: DetectionSettings, days: int
+) -> Periodic:
+    async def sweep() -> bool:
+        return await purge_expired(
+            runtime.uow, now=utcnow(), keep=timedelta(days=days), batch=settings.retention_batch
+        )
+
+    return Periodic("detection-retention", sweep, interval_seconds=settings.retention_sweep_seconds)

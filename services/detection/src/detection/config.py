@@ -27,3 +27,8 @@ class DetectionSettings(ServiceSettings):
     max_future_skew_seconds: int = Field(300, ge=0)
     # Consume device telemetry that nats-server's MQTT listener puts on `iot.*.telemetry`.
     mqtt_telemetry: bool = True
+    # Raw detections are purged this many days after they were received (city
+    # policy; docs/security.md). None keeps them forever.
+    retention_days: int | None = Field(90, ge=1)
+    retention_sweep_seconds: float = Field(3600.0, gt=0)
+    retention_batch: int = Field(1000, ge=1)

@@ -7,8 +7,9 @@ import asyncio
 import functools
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,35 @@ async def test_bad_input_is_refused_with_its_reason_and_leaves_no_trace(
         event = events_pb2.DetectionReported.FromString(message.data or b"")
         assert event.detection.detection_id == good.json()["detection_id"]
         assert await stream_messages(nats_client) == 1
+
+
+async def test_the_running_service_purges_detections_past_retention(
+    settings: DetectionSettings,
+) -> None:
+    """The sweeper is wired into the process: a detection received long ago
+    goes, one received now stays."""
+    settings = settings.model_copy(update={"retention_days": 30, "retention_sweep_seconds": 0.05})
+    async with running(settings) as runtime, http(runtime) as client:
+        fresh = await client.post("/ingest/detections", json=valid_report())
+        old = await client.post(
+            "/ingest/detections", json=valid_report(source_event_id="alarm-old")
+        )
+        assert fresh.status_code == old.status_code == 202
+        old_id = old.json()["detection_id"]
+        async with db.session_factory(runtime.engine)() as session:
+            row = await session.get(DetectionRow, old_id)
+            assert row is not None
+            row.received_at = utcnow() - timedelta(days=31)
+            session.add(row)
+            await session.commit()
+
+        async def ids() -> set[str]:
+            async with db.session_factory(runtime.engine)() as session:
+                return {r.detection_id for r in await session.exec(select(DetectionRow))}
+
+        await eventually(lambda: _without(ids(), old_id), timeout=10)
+        assert await ids() == {fresh.json()["detection_id"]}
+
+
+async def _without(found: Awaitable[set[str]], detection_id: str) -> bool:
+    return detection_id not in await found

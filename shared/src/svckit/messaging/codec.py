@@ -15,6 +15,7 @@ _EVENT_MODULES = (
     "cityops.dispatch.v1.events_pb2",
     "cityops.workorders.v1.events_pb2",
     "cityops.audit.v1.events_pb2",
+    "cityops.console.v1.events_pb2",
 )
 
 

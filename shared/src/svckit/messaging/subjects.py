@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRODUCERS = ("detection", "intake", "dispatch", "workorders", "audit")
+PRODUCERS = ("detection", "intake", "dispatch", "workorders", "audit", "console")
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,5 @@ WORKORDER_CANCELLED = subject("workorders", "workorder", "cancelled")
 CASE_VERIFIED = subject("audit", "case", "verified")
 CASE_REWORK = subject("audit", "case", "rework")
 CASE_CLOSED = subject("audit", "case", "closed")
+ACCOUNT_CHANGED = subject("console", "account", "changed")
+DEPARTMENT_CREATED = subject("console", "department", "created")

@@ -58,6 +58,14 @@ class UserRepository:
             )
         )
 
+    async def update(self, user: NewUser) -> None:
+        row = await self._session.get(UserRow, user.user_id)
+        if row is not None:
+            row.role = user.role.value
+            row.department_id = user.department_id
+            row.display_name = user.display_name
+            self._session.add(row)
+
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         row = await self._session.get(UserRow, user_id)
         if row is not None:

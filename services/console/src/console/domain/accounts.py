@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from console.domain.access import Role, check_binding
-from svckit.errors import InvalidArgumentError
+from svckit.errors import FailedPreconditionError, InvalidArgumentError
 
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 _DEPARTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -88,3 +88,60 @@ class User:
     display_name: str
     password_hash: str
     active: bool
+
+
+@dataclass(frozen=True)
+class Administrator:
+    """Who changes accounts, as the ledger will name them: a person through the
+    admin screens (with the address they came from), or the CLI or the demo
+    seed acting as the system (`role` None)."""
+
+    user_id: str
+    role: Role | None
+    department_id: str = ""
+    client_address: str = ""
+
+
+CLI_ADMINISTRATOR = Administrator("cli", None)
+SEED_ADMINISTRATOR = Administrator("seed-demo-users", None)
+
+
+@dataclass(frozen=True)
+class AccountEdit:
+    """A change to an account's role, department, display name or state;
+    None keeps the value."""
+
+    role: Role | None = None
+    department_id: str | None = None
+    display_name: str | None = None
+    active: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.role is None
+            and self.department_id is None
+            and self.display_name is None
+            and self.active is None
+        )
+
+
+def edited(user: User, edit: AccountEdit) -> NewUser:
+    """The account after `edit`, validated like a new one."""
+    if edit.empty:
+        raise InvalidArgumentError(
+            "nothing to change: give role, department_id, display_name or active"
+        )
+    role = edit.role or user.role
+    department_id = user.department_id if edit.department_id is None else edit.department_id
+    name = user.display_name if edit.display_name is None else edit.display_name
+    return new_user(user.user_id, role, department_id, name)
+
+
+def check_not_self_lockout(by: Administrator, user_id: str, *, role: Role, active: bool) -> None:
+    """An administrator may not lock themselves out (demote or deactivate their
+    own account): the city would be left without anyone to undo it."""
+    if by.user_id == user_id and (role is not Role.ADMIN or not active):
+        raise FailedPreconditionError(
+            "administrators may not demote or deactivate their own account; ask another administrator"
+        )

@@ -18,7 +18,7 @@ from console.adapters.passwords import Passwords
 from console.bootstrap import seed, static_dir_of
 from console.config import ConsoleSettings
 from console.domain.access import parse_role
-from console.domain.accounts import new_department, new_user
+from console.domain.accounts import CLI_ADMINISTRATOR, AccountEdit, new_department, new_user
 from console.service_layer import accounts
 from console.service_layer.unit_of_work import ConsoleUnitOfWork
 from svckit import db
@@ -40,6 +40,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     user.add_argument("--department", default="")
     user.add_argument("--display-name", default="")
     user.add_argument("--password-file", type=Path)
+    edit = sub.add_parser("update-user", help="change an account's role, department, name or state")
+    edit.add_argument("--user", required=True)
+    edit.add_argument("--role")
+    edit.add_argument("--department")
+    edit.add_argument("--display-name")
+    state = edit.add_mutually_exclusive_group()
+    state.add_argument("--deactivate", dest="active", action="store_false", default=None)
+    state.add_argument("--reactivate", dest="active", action="store_true")
+    reset = sub.add_parser(
+        "reset-password", help="set an account's password (stdin or a file); its sessions end"
+    )
+    reset.add_argument("--user", required=True)
+    reset.add_argument("--password-file", type=Path)
     demo = sub.add_parser(
         "seed-demo-users", help="departments and one demo user per role and department"
     )
@@ -84,16 +97,34 @@ async def run_command(args: argparse.Namespace, settings: ConsoleSettings) -> in
 
             if args.command == "create-department":
                 dept = new_department(args.department_id, args.name_zh, args.name_en, args.district)
-                await accounts.create_department(uow(), dept)
+                await accounts.create_department(uow(), dept, CLI_ADMINISTRATOR)
                 print(f"department {dept.department_id} created")
             elif args.command == "create-user":
                 user = new_user(
                     args.user, parse_role(args.role), args.department, args.display_name
                 )
                 await accounts.create_user(
-                    uow(), passwords, user, read_password(args.password_file), "cli"
+                    uow(), passwords, user, read_password(args.password_file), CLI_ADMINISTRATOR
                 )
                 print(f"user {user.user_id} ({user.role.value}) created")
+            elif args.command == "update-user":
+                change = AccountEdit(
+                    role=parse_role(args.role) if args.role is not None else None,
+                    department_id=args.department,
+                    display_name=args.display_name,
+                    active=args.active,
+                )
+                await accounts.update_user(uow(), args.user, change, CLI_ADMINISTRATOR)
+                print(f"user {args.user} updated")
+            elif args.command == "reset-password":
+                await accounts.reset_password(
+                    uow(),
+                    passwords,
+                    args.user,
+                    read_password(args.password_file),
+                    CLI_ADMINISTRATOR,
+                )
+                print(f"password of {args.user} set; its sessions ended")
             elif args.command == "seed-demo-users":
                 if args.password_file:
                     settings = settings.model_copy(

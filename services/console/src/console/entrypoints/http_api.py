@@ -45,7 +45,16 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
+    # The console uses no camera, microphone, location or payment API: a
+    # script slipped in through a dependency cannot either.
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
+# Sent only when the console is served over HTTPS (`cookie_secure`): on plain
+# http://127.0.0.1 it would be ignored by browsers anyway, and it must never
+# pin a development host to HTTPS.
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 # State-changing routes that need no session: logging in (its own CSRF check),
 # and Open311 (no cookies, clients identified by api_key).
 CSRF_EXEMPT = {("/login", "POST"), ("/api/session", "POST"), ("/open311/v2/requests.json", "POST")}
@@ -101,6 +110,8 @@ def create_app(web_app: WebApp, static_dir: Path | None = None) -> FastAPI:
         response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
+        if web_app.options.cookie_secure:
+            response.headers.setdefault(*HSTS)
         if request.url.path.startswith("/api/") or request.url.path.startswith("/cases"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

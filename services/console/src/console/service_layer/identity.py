@@ -119,5 +119,5 @@ class LocalIdentityProvider:
         if not ok or user is None:
             log.info("login failed", user=credentials.user_id, ip=credentials.client_ip)
             raise LoginFailedError("wrong user name or password")
-        log.info("login", user=user.user_id, role=user.role.value)
+        log.info("login", user=user.user_id, role=user.role.value, ip=credentials.client_ip)
         return Principal(user.user_id, user.role, user.department_id, user.display_name)

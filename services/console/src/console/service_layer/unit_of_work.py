@@ -1,4 +1,4 @@
-"""The console's unit of work: its own store only (it publishes no events)."""
+"""The console's unit of work: its own store, and the outbox for its account events."""
 
 from __future__ import annotations
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -100,6 +102,23 @@ class DetectionRepository:
             .order_by(col(DetectionRow.received_at), col(DetectionRow.detection_id))
         )
         return [_from_row(row) for row in result.all()]
+
+    async def purge_received_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` detections received before `cutoff`, oldest
+        first, except those a raised IoT alarm still names (its clearing must
+        find them). Returns how many went."""
+        still_raised = select(IotAlarmRow.detection_id).where(col(IotAlarmRow.raised))
+        expired = (
+            select(DetectionRow.detection_id)
+            .where(col(DetectionRow.received_at) < cutoff)
+            .where(col(DetectionRow.detection_id).not_in(still_raised))
+            .order_by(col(DetectionRow.received_at))
+            .limit(limit)
+        )
+        result = await self._session.exec(
+            delete(DetectionRow).where(col(DetectionRow.detection_id).in_(expired))  # type: ignore[call-overload]
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class IotAlarmRepository:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from console.domain.access import Permission, Principal, parse_role
-from console.domain.accounts import new_department, new_user
-from console.entrypoints.web.deps import csrf_guard, principal, web
+from console.domain.accounts import AccountEdit, Administrator, User, new_department, new_user
+from console.entrypoints.web.deps import client_ip, csrf_guard, principal, web
 from console.service_layer import accounts
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(csrf_guard)])
@@ -25,6 +25,19 @@ class UserBody(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
+class UserEditBody(BaseModel):
+    """Only the fields given change."""
+
+    role: str | None = Field(None, max_length=32)
+    department_id: str | None = Field(None, max_length=64)
+    display_name: str | None = Field(None, max_length=100)
+    active: bool | None = None
+
+
+class PasswordBody(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+
+
 class DepartmentBody(BaseModel):
     department_id: str = Field(max_length=64)
     name_zh: str = Field(max_length=200)
@@ -32,33 +45,63 @@ class DepartmentBody(BaseModel):
     district_code: str = Field("", max_length=16)
 
 
+def administrator(request: Request, who: Principal) -> Administrator:
+    """The acting administrator as the ledger will name them."""
+    who.require(Permission.ADMIN)
+    return Administrator(who.user_id, who.role, who.department_id, client_ip(request))
+
+
+def _user_view(u: User) -> dict[str, Any]:
+    return {
+        "user_id": u.user_id,
+        "role": u.role.value,
+        "department_id": u.department_id,
+        "display_name": u.display_name,
+        "active": u.active,
+    }
+
+
 @router.get("/users", summary="Every local account (no password hashes)")
 async def list_users(request: Request, who: Who) -> dict[str, Any]:
     who.require(Permission.ADMIN)
     users = await accounts.list_users(web(request).uow())
-    return {
-        "users": [
-            {
-                "user_id": u.user_id,
-                "role": u.role.value,
-                "department_id": u.department_id,
-                "display_name": u.display_name,
-                "active": u.active,
-            }
-            for u in users
-        ]
-    }
+    return {"users": [_user_view(u) for u in users]}
 
 
 @router.post("/users", summary="Create a local account", status_code=201)
 async def create_user(request: Request, who: Who, body: UserBody) -> dict[str, Any]:
-    who.require(Permission.ADMIN)
+    by = administrator(request, who)
     user = new_user(body.user_id, parse_role(body.role), body.department_id, body.display_name)
     app = web(request)
-    await accounts.create_user(
-        app.uow(), app.passwords, user, body.password, created_by=who.user_id
-    )
+    await accounts.create_user(app.uow(), app.passwords, user, body.password, by)
     return {"user_id": user.user_id, "role": user.role.value, "department_id": user.department_id}
+
+
+@router.patch("/users/{user_id}", summary="Change an account's role, department, name or state")
+async def update_user(
+    request: Request, who: Who, user_id: str, body: UserEditBody
+) -> dict[str, Any]:
+    by = administrator(request, who)
+    app = web(request)
+    edit = AccountEdit(
+        role=parse_role(body.role) if body.role is not None else None,
+        department_id=body.department_id,
+        display_name=body.display_name,
+        active=body.active,
+    )
+    await accounts.update_user(app.uow(), user_id, edit, by)
+    return _user_view(await accounts.get_user(app.uow(), user_id))
+
+
+@router.post(
+    "/users/{user_id}/password",
+    summary="Set a new password; the account's sessions end",
+    status_code=204,
+)
+async def reset_password(request: Request, who: Who, user_id: str, body: PasswordBody) -> None:
+    by = administrator(request, who)
+    app = web(request)
+    await accounts.reset_password(app.uow(), app.passwords, user_id, body.password, by)
 
 
 @router.get("/departments", summary="Departments users can be bound to")
@@ -70,7 +113,7 @@ async def list_departments(request: Request, who: Who) -> dict[str, Any]:
 
 @router.post("/departments", summary="Create a department", status_code=201)
 async def create_department(request: Request, who: Who, body: DepartmentBody) -> dict[str, Any]:
-    who.require(Permission.ADMIN)
+    by = administrator(request, who)
     dept = new_department(body.department_id, body.name_zh, body.name_en, body.district_code)
-    await accounts.create_department(web(request).uow(), dept)
+    await accounts.create_department(web(request).uow(), dept, by)
     return asdict(dept)
