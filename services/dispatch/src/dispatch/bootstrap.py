@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cityops.dispatch.v1.dispatch_service_pb2_grpc import add_DispatchServiceServicer_to_server
 from dispatch import NAME
 from dispatch.adapters import metrics
+from dispatch.adapters.migrations import VERSIONS as MIGRATIONS
 from dispatch.adapters.reference_files import load_reference
 from dispatch.config import DispatchSettings
 from dispatch.domain.clock import Clock, SystemClock
@@ -54,7 +55,7 @@ async def build(settings: DispatchSettings, *, clock: Clock | None = None) -> Di
         policy=settings.escalation_policy(),
         max_returns=settings.max_returns,
     )
-    runtime = ServiceRuntime(NAME, settings, DispatchUnitOfWork)
+    runtime = ServiceRuntime(NAME, settings, DispatchUnitOfWork, migrations=MIGRATIONS)
     await runtime.start_infrastructure()
     runtime.metrics.add(lambda: metrics.sample_overdue(runtime.engine))
     await seed_from_file(runtime.uow(), ctx)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dispatch.adapters.migrations import VERSIONS as MIGRATIONS
 from dispatch.domain import commands
 from dispatch.domain.clock import SimulatedClock
 from dispatch.domain.reference import ReferenceData
@@ -16,14 +17,14 @@ from dispatch.service_layer import catalogue
 from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from services.dispatch.tests.dispatch_testing import local
-from svckit import db
+from svckit import db, migrations
 from svckit.grpc.identity import Caller
 
 
 async def managed_catalogue(path: Path, reference: ReferenceData) -> None:
     """The service's store after seeding and one change over the admin API (today 2026-03-02)."""
     engine = db.create_engine(f"sqlite+aiosqlite:///{path / 'dispatch.db'}")
-    await db.create_tables(engine)
+    await migrations.upgrade(engine, "dispatch", MIGRATIONS)  # as the service does
     ctx = DispatchContext(reference=reference, clock=SimulatedClock(local(2026, 3, 2, 10)))
     await catalogue.seed_from_file(DispatchUnitOfWork(engine, "dispatch"), ctx)
     rule = {

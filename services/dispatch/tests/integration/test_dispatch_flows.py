@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
+from cityops.common.v1 import common_pb2
 from cityops.dispatch.v1 import dispatch_service_pb2 as pb
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
 from cityops.intake.v1 import events_pb2 as intake_events
@@ -23,7 +24,15 @@ from dispatch.domain.escalation import EscalationPolicy, TimerStatus
 from dispatch.domain.model import AssignmentStatus, CaseState
 from dispatch.domain.oversight import ArbitrationOutcome
 from dispatch.domain.reference import ReferenceData
-from dispatch.service_layer import catalogue, clocks, handlers, queues, returns, routing
+from dispatch.service_layer import (
+    catalogue,
+    clocks,
+    handlers,
+    queues,
+    retiming,
+    returns,
+    routing,
+)
 from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.timers import fire_due
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
@@ -276,18 +285,41 @@ async def test_returns_redispatch_by_fallback_then_go_to_arbitration(flow: Flow)
         )
 
 
-async def test_an_assisting_department_returning_leaves_the_lead_alone(flow: Flow) -> None:
+async def test_an_assisting_share_returned_goes_to_the_next_department(flow: Flow) -> None:
     await flow.intake(filed_case("C-6", "E0401", district="D01", point=IN_D01))
     events = [e for _, e in await flow.published()]
+    flow.clock.advance(timedelta(hours=2))
     await flow.workorders(returned(events[1]))  # type: ignore[arg-type]
-    assert len(await flow.published()) == 3
+    subject, event = (await flow.published())[-1]
+    assert subject == CASE_REDISPATCHED and isinstance(event, dispatch_events.CaseRedispatched)
+    share = event.dispatch
+    assert (share.department_id, share.role, share.lead_department_id, share.attempt) == (
+        "D01-street_office",  # 属地, the catalogue's fallback
+        dispatch_events.DISPATCH_ROLE_ASSIST,
+        "D01-housing",
+        2,
+    )
+    assert event.previous_dispatch_id == events[1].dispatch_id  # type: ignore[attr-defined]
+    # A fresh 处置 clock for the new department: 8 working hours from Monday 12:00
+    # (Mon 13:30–18:00, Tue 09:00–12:00, 13:30–14:00).
+    assert share.deadline.ToDatetime(tzinfo=UTC) == local(2026, 3, 3, 14, 0)
     case, assignments = await flow.case("C-6")
-    assert case.state is CaseState.DISPATCHED and case.returns == 0
-    assert [a.status for a in assignments] == [
-        AssignmentStatus.ACTIVE,
-        AssignmentStatus.RETURNED,
-        AssignmentStatus.ACTIVE,
+    assert case.state is CaseState.DISPATCHED and case.returns == 0  # no step to arbitration
+    assert [(a.department_id, a.status) for a in assignments] == [
+        ("D01-housing", AssignmentStatus.ACTIVE),
+        ("D01-water", AssignmentStatus.RETURNED),
+        ("D01-transport", AssignmentStatus.ACTIVE),
+        ("D01-street_office", AssignmentStatus.ACTIVE),
     ]
+    pending = {t.dispatch_id for t in await flow.timers("C-6") if t.status is TimerStatus.PENDING}
+    assert share.dispatch_id in pending and events[1].dispatch_id not in pending  # type: ignore[attr-defined]
+
+    # The street office returns it too: nobody is left who is not involved, the lead carries on.
+    count = len(await flow.published())
+    await flow.workorders(returned(share))
+    assert len(await flow.published()) == count
+    case, assignments = await flow.case("C-6")
+    assert case.state is CaseState.DISPATCHED and assignments[0].active
 
 
 async def test_an_unknown_return_is_permanent(flow: Flow) -> None:
@@ -377,8 +409,9 @@ async def test_completion_stops_the_clock_and_starts_verification(flow: Flow) ->
     assert {t.stage.value for t in pending} == {"verification"}
 
 
-async def test_backlog_stops_every_clock(flow: Flow) -> None:
-    await flow.intake(filed_case("C-10", "E0105"))
+async def test_backlog_stops_every_clock_and_resuming_moves_the_deadlines(flow: Flow) -> None:
+    await flow.intake(filed_case("C-10", "E0105"))  # deadline Thursday 11:30, warning Wed 14:30
+    flow.clock.set(local(2026, 3, 3, 10, 0))  # Tuesday
     with pytest.raises(PermissionDeniedError):
         await clocks.backlog_case(
             commands.Backlog("b-1", "C-10", "x"), OPERATOR, flow.uow(), flow.ctx
@@ -388,11 +421,80 @@ async def test_backlog_stops_every_clock(flow: Flow) -> None:
     )
     case, _ = await flow.case("C-10")
     assert case.state is CaseState.BACKLOGGED
-    assert all(t.status is TimerStatus.CANCELLED for t in await flow.timers("C-10"))
+    assert {t.status for t in await flow.timers("C-10")} == {TimerStatus.SUSPENDED}
     _subject, event = (await flow.published())[-1]
     assert (
         isinstance(event, dispatch_events.CaseBacklogged) and event.reason == "产权不明，暂无法处置"
     )
+    flow.clock.set(local(2026, 3, 6, 17, 0))  # past the old deadline: nothing fires in 挂账
+    assert await fire_due(flow.uow, flow.ctx) == 0
+
+    flow.clock.set(local(2026, 3, 9, 10, 0))  # the next Monday: 30 working hours later
+    resume = commands.Resume("r-1", "C-10", "产权已查明")
+    with pytest.raises(PermissionDeniedError):
+        await retiming.resume_case(resume, OPERATOR, flow.uow(), flow.ctx)
+    resumed = await retiming.resume_case(resume, SUPERVISOR, flow.uow(), flow.ctx)
+    again = await retiming.resume_case(resume, SUPERVISOR, flow.uow(), flow.ctx)
+    assert again.suspension.suspension_id == resumed.suspension.suspension_id
+    assert resumed.case.state is CaseState.DISPATCHED
+    assert resumed.suspension.resumed_by == "sup-1" and resumed.suspension.note == "产权已查明"
+    # 16.5 working hours were left on Tuesday 10:00; they run from Monday 10:00 again:
+    # Mon 6.5 + Tue 7.5 + Wed 09:00–11:30.
+    (lead,) = resumed.moved
+    assert lead.deadline == local(2026, 3, 11, 11, 30)
+    case, assignments = await flow.case("C-10")
+    assert case.state is CaseState.DISPATCHED and assignments[0].deadline == lead.deadline
+    timers = [t for t in await flow.timers("C-10") if t.status is TimerStatus.PENDING]
+    assert [(t.kind.value, t.fire_at) for t in timers] == [
+        ("warning", local(2026, 3, 10, 14, 30)),  # 10.5 h were left before the warning
+        ("breach", local(2026, 3, 11, 11, 30)),
+    ]
+    flow.clock.set(local(2026, 3, 10, 14, 29))
+    assert await fire_due(flow.uow, flow.ctx) == 0
+    flow.clock.set(local(2026, 3, 10, 14, 30))
+    assert await fire_due(flow.uow, flow.ctx) == 1
+    with pytest.raises(FailedPreconditionError, match="only a backlogged"):
+        await retiming.resume_case(commands.Resume("r-2", "C-10"), SUPERVISOR, flow.uow(), flow.ctx)
+
+
+async def test_an_unroutable_case_resumes_into_the_manual_queue(flow: Flow) -> None:
+    await flow.intake(filed_case("C-10b", "E0105", district="", point=None))
+    (dispatch_timer,) = [t for t in await flow.timers("C-10b") if t.kind.value == "breach"]
+    await clocks.backlog_case(
+        commands.Backlog("b-2", "C-10b", "地址不详"), SUPERVISOR, flow.uow(), flow.ctx
+    )
+    assert await queues.list_queue(pb.QUEUE_UNROUTABLE, flow.uow()) == []
+    flow.clock.advance(timedelta(days=7))  # a whole working week suspended
+    resumed = await retiming.resume_case(
+        commands.Resume("r-3", "C-10b"), SUPERVISOR, flow.uow(), flow.ctx
+    )
+    assert resumed.case.state is CaseState.UNROUTABLE and resumed.moved == []
+    (item,) = await queues.list_queue(pb.QUEUE_UNROUTABLE, flow.uow())
+    assert item.reason == "the case's place has no district"
+    (moved,) = [
+        t
+        for t in await flow.timers("C-10b")
+        if t.kind.value == "breach" and t.status is TimerStatus.PENDING
+    ]
+    assert moved.fire_at == flow.ctx.calendar().add(dispatch_timer.fire_at, timedelta(hours=37.5))
+
+
+async def test_closing_a_backlogged_case_cancels_its_suspended_timers(flow: Flow) -> None:
+    from cityops.audit.v1 import events_pb2 as audit_events
+
+    await flow.intake(filed_case("C-10c", "E0105"))
+    await clocks.backlog_case(
+        commands.Backlog("b-3", "C-10c", "长期无法解决"), SUPERVISOR, flow.uow(), flow.ctx
+    )
+    async with flow.uow() as uow:
+        event = audit_events.CaseClosed(case_id="C-10c", reason_code="BACKLOGGED")
+        await handlers.on_audit_event(incoming(event, "audit"), uow, ctx=flow.ctx)
+        await uow.commit()
+    assert {t.status for t in await flow.timers("C-10c")} == {TimerStatus.CANCELLED}
+    with pytest.raises(FailedPreconditionError):
+        await retiming.resume_case(
+            commands.Resume("r-4", "C-10c"), SUPERVISOR, flow.uow(), flow.ctx
+        )
 
 
 async def test_reclassification_redispatches_to_the_new_lead(flow: Flow) -> None:
@@ -434,3 +536,137 @@ async def test_a_closed_case_cancels_its_timers(flow: Flow, sqlite_engine: Async
     assert all(t.status is TimerStatus.CANCELLED for t in await flow.timers("C-12"))
     async with db.session_factory(sqlite_engine)() as session:
         assert len((await session.exec(select(CaseRow))).all()) == 1
+
+
+def completed(dispatched: Message, at: datetime) -> Message:
+    assert isinstance(dispatched, dispatch_events.CaseDispatched)
+    return wo_events.WorkOrderCompleted(
+        order_id=f"WO-{dispatched.dispatch_id}",
+        case_id=dispatched.case_id,
+        department_id=dispatched.department_id,
+        dispatch_id=dispatched.dispatch_id,
+        completed_at=stamp(at),
+    )
+
+
+def reopened(dispatched: Message, at: datetime) -> Message:
+    assert isinstance(dispatched, dispatch_events.CaseDispatched)
+    return wo_events.WorkOrderReopened(
+        order_id=f"WO-{dispatched.dispatch_id}",
+        case_id=dispatched.case_id,
+        department_id=dispatched.department_id,
+        dispatch_id=dispatched.dispatch_id,
+        reopened_at=stamp(at),
+        reason="核查未通过：仍有积水",
+        rework_count=1,
+    )
+
+
+async def test_a_rework_restarts_the_disposal_clock_and_leaves_verification(flow: Flow) -> None:
+    await flow.intake(filed_case("C-13", "E0401", district="D01", point=IN_D01))
+    lead, water, transport = [e for _, e in await flow.published()]
+    await flow.workorders(completed(water, local(2026, 3, 2, 14, 0)))
+    await flow.workorders(completed(lead, local(2026, 3, 2, 15, 0)))
+    case, _ = await flow.case("C-13")
+    assert case.state is CaseState.COMPLETED and case.verification_deadline is not None
+
+    flow.clock.set(local(2026, 3, 3, 10, 0))
+    await flow.workorders(reopened(lead, local(2026, 3, 3, 10, 0)))
+    await flow.workorders(reopened(water, local(2026, 3, 3, 10, 0)))
+    case, assignments = await flow.case("C-13")
+    assert case.state is CaseState.DISPATCHED and case.verification_deadline is None
+    assert all(a.active for a in assignments)
+    # The rule's whole 8 working hours again from Tuesday 10:00: Tue 6.5 + Wed 09:00–10:30.
+    assert [a.deadline for a in assignments] == [
+        local(2026, 3, 4, 10, 30),
+        local(2026, 3, 4, 10, 30),
+        local(2026, 3, 3, 10, 30),  # transport never completed: its own deadline stands
+    ]
+    pending = [t for t in await flow.timers("C-13") if t.status is TimerStatus.PENDING]
+    assert {t.stage.value for t in pending} == {"disposal"}
+    by_share = {
+        d: sorted((t.kind.value, t.fire_at) for t in pending if t.dispatch_id == d)
+        for d in {t.dispatch_id for t in pending}
+    }
+    assert by_share[lead.dispatch_id] == [  # type: ignore[attr-defined]
+        ("breach", local(2026, 3, 4, 10, 30)),
+        ("warning", local(2026, 3, 3, 17, 30)),  # 6 of 8 hours
+    ]
+    # The assisting share the lead's completion had stopped is watched again.
+    assert [k for k, _ in by_share[transport.dispatch_id]] == ["breach", "warning"]  # type: ignore[attr-defined]
+
+    # A rework for a share that is not completed changes nothing.
+    count = len(await flow.timers("C-13"))
+    await flow.workorders(reopened(transport, local(2026, 3, 3, 11, 0)))
+    assert len(await flow.timers("C-13")) == count
+
+
+async def test_a_new_urgency_retimes_every_running_share(flow: Flow) -> None:
+    await flow.intake(filed_case("C-14", "E0401", district="D01", point=IN_D01))
+    events = [e for _, e in await flow.published()]
+    changed = intake_events.CaseUrgencyChanged(
+        case_id="C-14",
+        old_urgency=common_pb2.URGENCY_EXPECTED,
+        new_urgency=common_pb2.URGENCY_IMMEDIATE,
+    )
+    await flow.intake(changed, "cityops.intake.case.urgency_changed")
+    case, assignments = await flow.case("C-14")
+    assert case.urgency == "immediate"
+    # The rule gives immediate cases 4 working hours instead of 8: Monday 10:00 → 15:30.
+    assert {a.deadline for a in assignments} == {local(2026, 3, 2, 15, 30)}
+    pending = [t for t in await flow.timers("C-14") if t.status is TimerStatus.PENDING]
+    assert sorted({(t.kind.value, t.fire_at) for t in pending}) == [
+        ("breach", local(2026, 3, 2, 15, 30)),
+        ("warning", local(2026, 3, 2, 14, 30)),
+    ]
+    assert len(pending) == 2 * len(events)
+
+    flow.clock.set(local(2026, 3, 2, 14, 45))
+    assert await fire_due(flow.uow, flow.ctx) == 3  # each share's warning
+    back = intake_events.CaseUrgencyChanged(case_id="C-14", new_urgency=common_pb2.URGENCY_EXPECTED)
+    await flow.intake(back, "cityops.intake.case.urgency_changed")
+    _, assignments = await flow.case("C-14")
+    assert {a.deadline for a in assignments} == {local(2026, 3, 3, 10, 30)}
+    pending = [t for t in await flow.timers("C-14") if t.status is TimerStatus.PENDING]
+    # The warnings fired stay fired: only the breach is still to come, at the new deadline.
+    assert {(t.kind.value, t.level, t.fire_at) for t in pending} == {
+        ("breach", 1, local(2026, 3, 3, 10, 30))
+    }
+
+
+async def test_a_new_urgency_retimes_the_manual_dispatch_clock(flow: Flow) -> None:
+    await flow.intake(filed_case("C-15", "E0105", district="", point=None))
+    changed = intake_events.CaseUrgencyChanged(
+        case_id="C-15", new_urgency=common_pb2.URGENCY_IMMEDIATE
+    )
+    await flow.intake(changed, "cityops.intake.case.urgency_changed")
+    pending = [t for t in await flow.timers("C-15") if t.status is TimerStatus.PENDING]
+    # 派遣 within half a working hour instead of one.
+    assert {t.deadline for t in pending} == {local(2026, 3, 2, 10, 30)}
+    # An urgency change for a case dispatch never saw (still in triage) is nothing to do.
+    await flow.intake(
+        intake_events.CaseUrgencyChanged(
+            case_id="C-unknown", new_urgency=common_pb2.URGENCY_IMMEDIATE
+        ),
+        "cityops.intake.case.urgency_changed",
+    )
+
+
+async def test_a_new_urgency_retimes_the_verification_clock(flow: Flow) -> None:
+    await flow.intake(filed_case("C-16", "E0105"))
+    ((_, lead),) = await flow.published()
+    await flow.workorders(completed(lead, local(2026, 3, 2, 15, 0)))
+    case, _ = await flow.case("C-16")
+    assert case.verification_deadline == local(2026, 3, 3, 15, 30)  # 8 working hours
+    changed = intake_events.CaseUrgencyChanged(
+        case_id="C-16", new_urgency=common_pb2.URGENCY_IMMEDIATE
+    )
+    await flow.intake(changed, "cityops.intake.case.urgency_changed")
+    case, _ = await flow.case("C-16")
+    # 4 working hours for an immediate case: Monday 15:00 → Tuesday 10:00.
+    assert case.verification_deadline == local(2026, 3, 3, 10, 0)
+    pending = [t for t in await flow.timers("C-16") if t.status is TimerStatus.PENDING]
+    assert {(t.stage.value, t.kind.value, t.fire_at) for t in pending} == {
+        ("verification", "warning", local(2026, 3, 2, 18, 0)),  # 3 of 4 hours
+        ("verification", "breach", local(2026, 3, 3, 10, 0)),
+    }

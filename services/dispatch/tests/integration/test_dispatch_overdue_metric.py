@@ -8,7 +8,7 @@ from prometheus_client import generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dispatch.adapters.metrics import sample_overdue
-from dispatch.adapters.tables import AssignmentRow
+from dispatch.adapters.tables import AssignmentRow, CaseRow
 from svckit import db
 from svckit.clock import utcnow
 from svckit.metrics import REGISTRY
@@ -29,7 +29,7 @@ def row(dispatch_id: str, department: str, hours_left: float, ended: bool = Fals
     )
 
 
-async def test_overdue_gauge_counts_only_open_assignments_past_deadline(
+async def test_overdue_gauge_counts_only_running_assignments_past_deadline(
     sqlite_engine: AsyncEngine,
 ) -> None:
     async with db.session_factory(sqlite_engine)() as session:
@@ -40,6 +40,15 @@ async def test_overdue_gauge_counts_only_open_assignments_past_deadline(
                 row("c", "D01-water", +3),
                 row("d", "D02-gas", -5, ended=True),
                 row("e", "D02-gas", -1),
+                row("f", "D02-gas", -4),  # its case is in 挂账: the clock is stopped
+                CaseRow(
+                    case_id="case-f",
+                    category_code="E0403",
+                    district_code="D02",
+                    state="backlogged",
+                    received_at=utcnow(),
+                    updated_at=utcnow(),
+                ),
             ]
         )
         await session.commit()

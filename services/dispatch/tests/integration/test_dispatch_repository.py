@@ -15,7 +15,13 @@ from dispatch.domain.areas import Place
 from dispatch.domain.clock import SimulatedClock
 from dispatch.domain.escalation import EscalationKind, Timer, TimerStatus
 from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
-from dispatch.domain.oversight import Arbitration, ArbitrationOutcome, Extension, Pending
+from dispatch.domain.oversight import (
+    Arbitration,
+    ArbitrationOutcome,
+    Extension,
+    Pending,
+    Suspension,
+)
 from dispatch.domain.reference import ReferenceData
 from dispatch.domain.stages import Stage
 from dispatch.service_layer import catalogue, handlers
@@ -90,6 +96,12 @@ async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEng
         "属地",
         {"D02-transport": timedelta(hours=1.5)},
     )
+    suspended = Suspension(
+        "SUS-1", "C-1", CaseState.UNROUTABLE, "产权不明", AT, "sup", from_reason="no district"
+    )
+    resumed = Suspension(
+        "SUS-0", "C-1", CaseState.DISPATCHED, "等待", AT - timedelta(days=9), "sup", "", AT, "sup2"
+    )
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         await uow.cases.save(case)
         await uow.assignments.save(lead)
@@ -97,6 +109,8 @@ async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEng
         await uow.timers.save(timer)
         await uow.extensions.save(extension)
         await uow.arbitrations.save(arbitration)
+        await uow.suspensions.save(suspended)
+        await uow.suspensions.save(resumed)
         await uow.commit()
     async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
         assert await uow.cases.get("C-1") == case
@@ -104,6 +118,8 @@ async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEng
         assert await uow.timers.of(case_id="C-1") == [timer]
         assert await uow.extensions.get("X-1") == extension
         assert await uow.arbitrations.pending_for("C-1") is None  # decided
+        assert await uow.suspensions.open_for("C-1") == suspended
+        assert await uow.suspensions.of_case("C-1") == [resumed, suspended]
         assert await uow.cases.get("C-404") is None
         assert await uow.assignments.last_team("D02-transport") == "D02-transport-road"
         assert await uow.assignments.team_loads("D02-transport") == {"D02-transport-road": 2}

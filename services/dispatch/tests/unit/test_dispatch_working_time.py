@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dispatch.adapters.reference_files import load_calendars, load_departments
 from dispatch.domain.model import Assignment, Role
-from dispatch.domain.oversight import Extension, decide_extension
+from dispatch.domain.oversight import Extension, after_suspension, decide_extension
 from dispatch.domain.working_time import WorkingCalendar
 from svckit.reference import CityMap, DepartmentType, default_city_map_path, default_config_dir
 
@@ -90,6 +90,47 @@ def test_adjusted_working_days_count_a_full_working_day(day: date) -> None:
     assert day.weekday() >= 5  # 调休: a Saturday or Sunday worked
     start = datetime.combine(day, time(), SHANGHAI)
     assert CITY.between(start, start + timedelta(days=1)) == timedelta(hours=7, minutes=30)
+
+
+@given(calendars, instants, durations)
+def test_taking_working_time_off_a_deadline_inverts_adding_it(
+    calendar: WorkingCalendar, end: datetime, duration: timedelta
+) -> None:
+    start = calendar.subtract(end, duration)
+    assert start <= end
+    assert calendar.between(start, end) == duration
+    # The latest such start: adding the duration back lands on the end's working moment.
+    assert calendar.add(start, duration) <= end
+    assert calendar.between(calendar.add(start, duration), end) == timedelta(0)
+
+
+@given(calendars, instants, durations, durations)
+def test_a_shorter_allowance_never_moves_a_deadline_later(
+    calendar: WorkingCalendar, deadline: datetime, first: timedelta, second: timedelta
+) -> None:
+    small, large = sorted((first, second))
+    assert calendar.subtract(deadline, large) <= calendar.subtract(deadline, small) <= deadline
+
+
+@given(calendars, instants, durations, durations)
+def test_a_deadline_after_suspension_keeps_the_working_time_it_had_left(
+    calendar: WorkingCalendar, backlogged: datetime, left: timedelta, idle: timedelta
+) -> None:
+    deadline = calendar.add(backlogged, left)
+    resumed = calendar.add(backlogged, idle)  # 挂账 for `idle` working time
+    moved = after_suspension(calendar, deadline, backlogged, resumed)
+    assert moved >= deadline
+    assert calendar.between(resumed, moved) == calendar.between(backlogged, deadline) == left
+
+
+@given(calendars, instants, durations, durations)
+def test_an_overdue_deadline_stays_overdue_by_as_much_after_suspension(
+    calendar: WorkingCalendar, deadline: datetime, late: timedelta, idle: timedelta
+) -> None:
+    backlogged = calendar.add(deadline, late)
+    resumed = calendar.add(backlogged, idle)
+    moved = after_suspension(calendar, deadline, backlogged, resumed)
+    assert calendar.between(moved, resumed) == late
 
 
 @given(calendars, instants, durations, durations)
@@ -173,3 +214,12 @@ def test_naive_or_negative_input_is_refused() -> None:
         CITY.add(datetime(2026, 3, 2, 10), timedelta(hours=1))
     with pytest.raises(ValueError, match="negative"):
         CITY.add(local(2026, 3, 2, 10), timedelta(hours=-1))
+    with pytest.raises(ValueError, match="negative"):
+        CITY.subtract(local(2026, 3, 2, 10), timedelta(hours=-1))
+
+
+def test_known_deadlines_brought_forward() -> None:
+    # 8 working hours before Tuesday 10:30: Tue 1.5 + Mon 13:30–18:00 + Mon 10:00–12:00.
+    assert CITY.subtract(local(2026, 3, 3, 10, 30), timedelta(hours=8)) == local(2026, 3, 2, 10)
+    # Back over the 2026 Spring Festival (Feb 15–23 off; Sat Feb 14 and Sat Feb 28 worked).
+    assert CITY.subtract(local(2026, 2, 24, 9, 0), timedelta(hours=1)) == local(2026, 2, 14, 17)

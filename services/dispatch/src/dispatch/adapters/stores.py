@@ -1,4 +1,4 @@
-"""Rule versions, timers, extensions and arbitrations: rows in and out as domain records."""
+"""Rule versions, timers, extensions, arbitrations and 挂账: rows in and out as domain records."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ from sqlalchemy import func, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dispatch.adapters.tables import ArbitrationRow, ExtensionRow, RuleVersionRow, TimerRow
+from dispatch.adapters.tables import (
+    ArbitrationRow,
+    ExtensionRow,
+    RuleVersionRow,
+    SuspensionRow,
+    TimerRow,
+)
 from dispatch.adapters.tracking import TrackedRows
 from dispatch.domain.escalation import EscalationKind, Timer, TimerStatus
-from dispatch.domain.model import ResponsibilityError
-from dispatch.domain.oversight import Arbitration, ArbitrationOutcome, Extension, Pending
+from dispatch.domain.model import CaseState, ResponsibilityError
+from dispatch.domain.oversight import (
+    Arbitration,
+    ArbitrationOutcome,
+    Extension,
+    Pending,
+    Suspension,
+)
 from dispatch.domain.rules import parse_rule
 from dispatch.domain.stages import Stage
 from dispatch.domain.versions import RuleVersion
@@ -112,23 +124,43 @@ class TimerRepository:
         query = select(TimerRow).where(TimerRow.case_id == case_id)
         if dispatch_id is not None:
             query = query.where(TimerRow.dispatch_id == dispatch_id)
-        return [
-            _timer(row)
-            for row in (await self._session.exec(query.order_by(col(TimerRow.fire_at)))).all()
-        ]
+        rows = (await self._session.exec(query.order_by(col(TimerRow.fire_at)))).all()
+        return [_timer(self._rows.seen(row)) for row in rows]
 
     async def cancel(
         self, *, case_id: str, dispatch_id: str | None = None, stage: Stage | None = None
     ) -> int:
-        """Cancel pending timers of a case (or one of its dispatches / stages); how many."""
+        """Cancel pending (or suspended) timers of a case, one of its dispatches or stages."""
+        return await self._set(
+            TimerStatus.CANCELLED,
+            (TimerStatus.PENDING, TimerStatus.SUSPENDED),
+            case_id=case_id,
+            dispatch_id=dispatch_id,
+            stage=stage,
+        )
+
+    async def suspend(self, *, case_id: str) -> int:
+        """挂账: a case's pending timers stop (kept, to move and re-arm when it resumes)."""
+        return await self._set(TimerStatus.SUSPENDED, (TimerStatus.PENDING,), case_id=case_id)
+
+    async def _set(
+        self,
+        status: TimerStatus,
+        current: tuple[TimerStatus, ...],
+        *,
+        case_id: str,
+        dispatch_id: str | None = None,
+        stage: Stage | None = None,
+    ) -> int:
         statement = update(TimerRow).where(
-            col(TimerRow.case_id) == case_id, col(TimerRow.status) == TimerStatus.PENDING.value
+            col(TimerRow.case_id) == case_id,
+            col(TimerRow.status).in_([s.value for s in current]),
         )
         if dispatch_id is not None:
             statement = statement.where(col(TimerRow.dispatch_id) == dispatch_id)
         if stage is not None:
             statement = statement.where(col(TimerRow.stage) == stage.value)
-        result = await self._session.exec(statement.values(status=TimerStatus.CANCELLED.value))  # type: ignore[call-overload]
+        result = await self._session.exec(statement.values(status=status.value))  # type: ignore[call-overload]
         return int(result.rowcount or 0)
 
 
@@ -274,4 +306,61 @@ def _arbitration(row: ArbitrationRow) -> Arbitration:
         decided_at=row.decided_at,
         note=row.note,
         lost={k: timedelta(seconds=v) for k, v in json.loads(row.lost_seconds).items()},
+    )
+
+
+class SuspensionRepository:
+    """挂账 records: at most one open per case."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save(self, s: Suspension) -> None:
+        await self._session.merge(
+            SuspensionRow(
+                suspension_id=s.suspension_id,
+                case_id=s.case_id,
+                from_state=s.from_state.value,
+                from_reason=s.from_reason,
+                reason=s.reason,
+                backlogged_at=s.backlogged_at,
+                backlogged_by=s.backlogged_by,
+                resumed_at=s.resumed_at,
+                resumed_by=s.resumed_by,
+                note=s.note,
+            )
+        )
+
+    async def get(self, suspension_id: str) -> Suspension | None:
+        row = await self._session.get(SuspensionRow, suspension_id)
+        return _suspension(row) if row else None
+
+    async def open_for(self, case_id: str) -> Suspension | None:
+        query = select(SuspensionRow).where(
+            SuspensionRow.case_id == case_id, col(SuspensionRow.resumed_at).is_(None)
+        )
+        row = (await self._session.exec(query)).first()
+        return _suspension(row) if row else None
+
+    async def of_case(self, case_id: str) -> list[Suspension]:
+        query = (
+            select(SuspensionRow)
+            .where(SuspensionRow.case_id == case_id)
+            .order_by(col(SuspensionRow.backlogged_at))
+        )
+        return [_suspension(row) for row in (await self._session.exec(query)).all()]
+
+
+def _suspension(row: SuspensionRow) -> Suspension:
+    return Suspension(
+        suspension_id=row.suspension_id,
+        case_id=row.case_id,
+        from_state=CaseState(row.from_state),
+        reason=row.reason,
+        backlogged_at=row.backlogged_at,
+        backlogged_by=row.backlogged_by,
+        from_reason=row.from_reason,
+        resumed_at=row.resumed_at,
+        resumed_by=row.resumed_by,
+        note=row.note,
     )

@@ -137,3 +137,20 @@ class ArbitrationRow(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     note: str = ""
     lost_seconds: str = "{}"  # {department_id: seconds}
+
+
+class SuspensionRow(SQLModel, table=True):
+    """One 挂账 of a case and, once resumed, when and by whom (the time suspended)."""
+
+    __tablename__ = "dispatch_suspension"
+
+    suspension_id: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(max_length=64, index=True)
+    from_state: str = Field(max_length=16)
+    from_reason: str = ""
+    reason: str = ""
+    backlogged_at: datetime = Field(sa_type=UtcDateTime)
+    backlogged_by: str = Field(default="", max_length=128)
+    resumed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    resumed_by: str = Field(default="", max_length=128)
+    note: str = ""

@@ -81,3 +81,12 @@ class Backlog:
     request_id: str
     case_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Out of 挂账: the case's clocks run again, its deadlines later by the time suspended."""
+
+    request_id: str
+    case_id: str
+    note: str = ""

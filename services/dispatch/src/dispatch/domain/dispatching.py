@@ -112,6 +112,42 @@ def assignments_for(
     ]
 
 
+def assist_replacement(
+    case: CaseFile,
+    returned: Assignment,
+    decision: Decision,
+    *,
+    lead_department_id: str,
+    now: datetime,
+    calendars: CalendarBook,
+    directory: DepartmentDirectory,
+    new_id: Callable[[], str],
+    team_id: str = "",
+) -> Assignment:
+    """An assisting share handed to the decision's department after its holder returned it.
+
+    The next attempt of the case, same place in the joint case, the 处置
+    working time of the decision on the new department's calendar.
+    """
+    case.attempt += 1
+    case.updated_at = now
+    department = decision.department_id
+    return Assignment(
+        dispatch_id=new_id(),
+        case_id=case.case_id,
+        department_id=department,
+        role=Role.ASSIST,
+        attempt=case.attempt,
+        rule_id=decision.rule_id,
+        rule_version=decision.rule_version,
+        dispatched_at=now,
+        deadline=calendar_of(calendars, directory, department).add(now, decision.disposal),
+        lead_department_id=lead_department_id,
+        team_id=team_id,
+        order=returned.order,
+    )
+
+
 def take_return(
     case: CaseFile,
     assignment: Assignment,
@@ -122,9 +158,8 @@ def take_return(
 ) -> None:
     """退单: the assignment ends RETURNED; the time it was held is recorded as lost.
 
-    Only a lead's return counts towards arbitration and excludes that
-    department from the fallbacks; an assisting department that returns
-    simply leaves the joint case.
+    Only a lead's return counts towards arbitration; an assisting
+    department's return hands its share on (see ``assist_replacement``).
     """
     assignment.end(AssignmentStatus.RETURNED, at, reason)
     assignment.lost = calendar.between(assignment.dispatched_at, at)

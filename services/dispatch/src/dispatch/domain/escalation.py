@@ -27,6 +27,7 @@ class TimerStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"
     CANCELLED = "cancelled"
+    SUSPENDED = "suspended"  # 挂账: kept to be moved and re-armed when the case resumes
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,24 @@ def replan(
     started_at: datetime,
     deadline: datetime,
 ) -> list[Firing]:
-    """The escalations still to come after the deadline moved (an approved extension).
+    """The escalations still to come after the deadline moved (an extension, a new urgency).
 
     What fired stays fired: no second warning, and breaches continue at the
     next level from the new deadline.
     """
     fired = [t for t in history if t.status is TimerStatus.FIRED]
-    breaches = [t.level for t in fired if t.kind is EscalationKind.BREACH]
-    firings = []
     if not fired:
-        firings = [f for f in plan(policy, calendar, started_at=started_at, deadline=deadline)]
-        return firings
-    level = max(breaches, default=0) + 1
-    if level <= policy.max_level:
-        firings.append(Firing(EscalationKind.BREACH, level, deadline))
-    return firings
+        return plan(policy, calendar, started_at=started_at, deadline=deadline)
+    level = max((t.level for t in fired if t.kind is EscalationKind.BREACH), default=0) + 1
+    return [Firing(EscalationKind.BREACH, level, deadline)] if level <= policy.max_level else []
+
+
+def current_cycle(history: Sequence[Timer]) -> list[Timer]:
+    """The timers of a stage's latest clock run (a rework starts a new one)."""
+    if not history:
+        return []
+    started = max(t.started_at for t in history)
+    return [t for t in history if t.started_at == started]
 
 
 def _share(total: timedelta, policy: EscalationPolicy) -> timedelta:

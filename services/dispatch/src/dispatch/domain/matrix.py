@@ -136,6 +136,13 @@ class ResponsibilityMatrix:
             result.append(_with_lead(decision, department.id))
         return result
 
+    def rule_of(self, rule_id: str, version: str) -> ResponsibilityRule | None:
+        """The rule version that made a decision; ``None`` for a person's (manual, arbitration)."""
+        for segment in self.segments:
+            if segment.rule.id == rule_id and str(segment.version) == version:
+                return segment.rule
+        return None
+
     def stage_hours(
         self, category_code: str, urgency: str, rule: ResponsibilityRule | None = None
     ) -> dict[Stage, timedelta]:

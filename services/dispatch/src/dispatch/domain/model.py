@@ -5,7 +5,9 @@ what it is, where it stands. Each time a department is made responsible
 for it, lead (主办) or assisting (协办), that is an ``Assignment`` with its
 own dispatch id, attempt number, deadline and the rule version that made
 it. A return, an arbitration or a reclassification adds assignments; none
-is ever rewritten except to record how it ended.
+is rewritten except to record how it ended, to move its deadline (延期,
+挂账, a new urgency), or to reopen it for rework (返工), when the
+department's work order comes back under the same dispatch id.
 """
 
 from __future__ import annotations
@@ -165,3 +167,8 @@ class Assignment:
 
     def end(self, status: AssignmentStatus, at: datetime, reason: str) -> None:
         self.status, self.ended_at, self.end_reason = status, at, reason
+
+    def reopen(self, deadline: datetime) -> None:
+        """返工: a completed share is active again with a new deadline."""
+        self.status, self.ended_at, self.end_reason = AssignmentStatus.ACTIVE, None, ""
+        self.deadline = deadline

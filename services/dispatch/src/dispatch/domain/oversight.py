@@ -1,4 +1,4 @@
-"""The operations centre's decisions: arbitration (仲裁), extensions (延期), 挂账.
+"""The operations centre's decisions: arbitration (仲裁), extensions (延期), 挂账 and resuming.
 
 Each is a record kept beside the case so that who decided what, when, and
 what it cost (time lost to returns) can be shown later.
@@ -131,10 +131,64 @@ def decide_extension(
     assignment.deadline = extension.new_deadline
 
 
-def backlog(case: CaseFile, now: datetime, reason: str) -> None:
+@dataclass
+class Suspension:
+    """One 挂账 of a case: from which state, why, by whom, and (once resumed) for how long.
+
+    Kept so the case can go back to where it stood, and so the suspended
+    time is on record rather than silently missing from its deadlines.
+    """
+
+    suspension_id: str
+    case_id: str
+    from_state: CaseState
+    reason: str
+    backlogged_at: datetime
+    backlogged_by: str
+    from_reason: str = ""  # the case's reason before (why it was unroutable, say)
+    resumed_at: datetime | None = None
+    resumed_by: str = ""
+    note: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.resumed_at is None
+
+
+def backlog(
+    case: CaseFile, now: datetime, reason: str, *, by: str, suspension_id: str
+) -> Suspension:
     """挂账: an open case acknowledged unsolvable for now; its clocks stop."""
     if case.state not in OPEN_STATES:
         raise FailedPreconditionError(f"case {case.case_id} is {case.state.value}; only open cases")
     if not reason.strip():
         raise InvalidArgumentError("a reason is required for 挂账")
+    suspension = Suspension(
+        suspension_id, case.case_id, case.state, reason.strip(), now, by, from_reason=case.reason
+    )
     case.state, case.reason, case.updated_at = CaseState.BACKLOGGED, reason.strip(), now
+    return suspension
+
+
+def resume(
+    case: CaseFile, suspension: Suspension | None, now: datetime, *, by: str, note: str
+) -> Suspension:
+    """Out of 挂账: the case goes back to the state it was suspended from."""
+    if case.state is not CaseState.BACKLOGGED or suspension is None or not suspension.open:
+        raise FailedPreconditionError(
+            f"case {case.case_id} is {case.state.value}; only a backlogged (挂账) case resumes"
+        )
+    suspension.resumed_at, suspension.resumed_by, suspension.note = now, by, note.strip()
+    case.state, case.reason, case.updated_at = suspension.from_state, suspension.from_reason, now
+    return suspension
+
+
+def after_suspension(
+    calendar: WorkingCalendar, at: datetime, suspended_from: datetime, resumed_at: datetime
+) -> datetime:
+    """Where an instant of a stopped clock moves: later by the working time spent in 挂账.
+
+    A deadline keeps the working time it had left when the clock stopped (an
+    overdue one stays overdue by as much), on its own department's calendar.
+    """
+    return calendar.add(at, calendar.between(suspended_from, resumed_at))

@@ -14,7 +14,8 @@ floats), and consistent with each other:
   passed since ``start``; ``add(start, 0) == start``.
 - ``between(a, b)``: how much working time lies in ``[a, b)``.
 
-So ``between(s, add(s, d)) == d`` and ``add(add(s, a), b) == add(s, a + b)``.
+So ``between(s, add(s, d)) == d`` and ``add(add(s, a), b) == add(s, a + b)``;
+``subtract(end, d)`` goes the other way, for a deadline that must come earlier.
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ class WorkingCalendar:
             remaining -= available
         raise ValueError(f"calendar {self.name} has no working time within {_MAX_DAYS} days")
 
+    def subtract(self, end: datetime, duration: timedelta) -> datetime:
+        """The latest instant from which ``duration`` of working time runs up to ``end``.
+
+        The inverse of ``add`` for taking working time off a deadline (an
+        urgency raised after dispatch): ``between(subtract(e, d), e) == d``.
+        """
+        if duration < ZERO:
+            raise ValueError(f"working time cannot be negative: {duration}")
+        end = _utc(end)
+        if duration == ZERO:
+            return end
+        remaining = duration
+        for begin, finish in self._intervals_before(end):
+            finish = min(finish, end)
+            available = finish - begin
+            if remaining <= available:
+                return finish - remaining
+            remaining -= available
+        raise ValueError(f"calendar {self.name} has no working time within {_MAX_DAYS} days")
+
     def between(self, first: datetime, second: datetime) -> timedelta:
         """Working time in ``[first, second)``; zero when ``second`` is not after ``first``."""
         first, second = _utc(first), _utc(second)
@@ -112,6 +133,14 @@ class WorkingCalendar:
             for begin, end in self.intervals(day + timedelta(days=offset)):
                 if end > start:
                     yield begin, end
+
+    def _intervals_before(self, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Working intervals starting before ``end``, latest first, for up to ``_MAX_DAYS`` days."""
+        day = self.local_date(end) + timedelta(days=1)
+        for offset in range(_MAX_DAYS):
+            for begin, finish in reversed(self.intervals(day - timedelta(days=offset))):
+                if begin < end:
+                    yield begin, finish
 
     def _instant(self, day: date, minutes: int) -> datetime:
         extra, minutes = divmod(minutes, MINUTES_PER_DAY)

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from dispatch import NAME
+from dispatch.adapters.migrations import VERSIONS as MIGRATIONS
 from dispatch.bootstrap import load_settings_reference
 from dispatch.config import DispatchSettings
 from dispatch.domain import commands
@@ -27,7 +28,7 @@ from dispatch.domain.stages import URGENCIES
 from dispatch.service_layer.context import build_matrix
 from dispatch.service_layer.routing import answer
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
-from svckit import db
+from svckit import db, migrations
 from svckit.clock import utcnow
 from svckit.errors import DomainError, NotFoundError
 from svckit.reference import CatalogueError, CityMapError
@@ -99,7 +100,7 @@ def who_would_receive(args: argparse.Namespace) -> int:
 async def _stored(settings: DispatchSettings, reference: ReferenceData) -> ResponsibilityMatrix:
     engine = db.create_engine(settings.resolved_database_url(NAME))
     try:
-        await db.create_tables(engine)
+        await migrations.upgrade(engine, NAME, MIGRATIONS)
         async with DispatchUnitOfWork(engine, NAME) as uow:
             history = await uow.rules.all()
     finally:

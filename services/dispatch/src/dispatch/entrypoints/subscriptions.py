@@ -12,6 +12,7 @@ from svckit.messaging.subjects import (
     CASE_FILED,
     WORKORDER_COMPLETED,
     WORKORDER_EXTENSION_REQUESTED,
+    WORKORDER_REOPENED,
     WORKORDER_RETURNED,
     subject,
 )
@@ -19,6 +20,7 @@ from svckit.runtime import ServiceRuntime
 
 CASE_RECLASSIFIED = subject("intake", "case", "reclassified")
 CASE_MERGED = subject("intake", "case", "merged")
+CASE_URGENCY_CHANGED = subject("intake", "case", "urgency_changed")
 
 
 async def subscribe(runtime: ServiceRuntime[DispatchUnitOfWork], ctx: DispatchContext) -> None:
@@ -26,11 +28,16 @@ async def subscribe(runtime: ServiceRuntime[DispatchUnitOfWork], ctx: DispatchCo
     await runtime.subscribe(
         "intake",
         partial(handlers.on_intake_event, ctx=ctx),
-        [CASE_FILED, CASE_RECLASSIFIED, CASE_MERGED],
+        [CASE_FILED, CASE_RECLASSIFIED, CASE_MERGED, CASE_URGENCY_CHANGED],
     )
     await runtime.subscribe(
         "workorders",
         partial(handlers.on_workorders_event, ctx=ctx),
-        [WORKORDER_RETURNED, WORKORDER_EXTENSION_REQUESTED, WORKORDER_COMPLETED],
+        [
+            WORKORDER_RETURNED,
+            WORKORDER_EXTENSION_REQUESTED,
+            WORKORDER_COMPLETED,
+            WORKORDER_REOPENED,
+        ],
     )
     await runtime.subscribe("audit", partial(handlers.on_audit_event, ctx=ctx), [CASE_CLOSED])

@@ -12,8 +12,8 @@ from cityops.dispatch.v1 import dispatch_service_pb2 as pb
 from cityops.workorders.v1 import events_pb2 as workorder_events
 from dispatch.adapters import integration_events as ie
 from dispatch.domain import commands
-from dispatch.domain.escalation import replan
-from dispatch.domain.model import AssignmentStatus, CaseFile, CaseState, Role
+from dispatch.domain.escalation import TimerStatus, current_cycle, replan
+from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
 from dispatch.domain.oversight import Extension, Pending, backlog, decide_extension
 from dispatch.domain.permissions import SUPERVISORS, require_request_id, require_role
 from dispatch.domain.stages import Stage, lookup
@@ -23,6 +23,7 @@ from dispatch.service_layer.returns import find_assignment
 from dispatch.service_layer.timers import schedule_stage
 from dispatch.service_layer.tracing import action_span
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from svckit.clock import new_id
 from svckit.errors import NotFoundError, PermanentError
 from svckit.grpc.identity import Caller
 from svckit.logging import get_logger
@@ -90,29 +91,8 @@ async def decide(
             await uow.extensions.save(extension)
             if assignment is not None and extension.status is Pending.APPROVED:
                 await uow.assignments.save(assignment)
-                history = await uow.timers.of(
-                    case_id=extension.case_id, dispatch_id=assignment.dispatch_id
-                )
-                await uow.timers.cancel(
-                    case_id=extension.case_id, dispatch_id=assignment.dispatch_id
-                )
-                await schedule_stage(
-                    uow,
-                    ctx,
-                    case_id=extension.case_id,
-                    dispatch_id=assignment.dispatch_id,
-                    department_id=assignment.department_id,
-                    stage=Stage.DISPOSAL,
-                    started_at=assignment.dispatched_at,
-                    deadline=assignment.deadline,
-                    firings=replan(
-                        ctx.policy,
-                        calendar,
-                        [t for t in history if t.stage is Stage.DISPOSAL],
-                        started_at=assignment.dispatched_at,
-                        deadline=assignment.deadline,
-                    ),
-                )
+                suspended = case is not None and case.state is CaseState.BACKLOGGED
+                await rearm(uow, ctx, assignment, suspended=suspended)
             uow.publish(
                 ie.extension_decided(extension, caller.to_actor()),
                 subject=EXTENSION_DECIDED,
@@ -150,8 +130,11 @@ async def backlog_case(
             raise NotFoundError(f"dispatch has no case {cmd.case_id!r}")
         with action_span("dispatch.backlog", case.case_id, case.origin_traceparent):
             now = ctx.clock.now()
-            backlog(case, now, cmd.reason)
-            await uow.timers.cancel(case_id=case.case_id)
+            suspension = backlog(
+                case, now, cmd.reason, by=caller.user_id, suspension_id=new_id("SUS-")
+            )
+            await uow.suspensions.save(suspension)
+            await uow.timers.suspend(case_id=case.case_id)
             await uow.cases.save(case)
             lead = next(
                 (
@@ -222,6 +205,43 @@ async def close(uow: DispatchUnitOfWork, ctx: DispatchContext, case_id: str, why
             assignment.end(AssignmentStatus.SUPERSEDED, now, why)
             await uow.assignments.save(assignment)
     log.info("case closed for dispatch", case_id=case_id, why=why)
+
+
+async def rearm(
+    uow: DispatchUnitOfWork, ctx: DispatchContext, assignment: Assignment, *, suspended: bool
+) -> None:
+    """A share's 处置 deadline moved: re-plan its timers from what already fired this run.
+
+    For a case in 挂账 the new timers wait SUSPENDED, to move when it resumes.
+    """
+    history = [
+        t
+        for t in await uow.timers.of(case_id=assignment.case_id, dispatch_id=assignment.dispatch_id)
+        if t.stage is Stage.DISPOSAL
+    ]
+    cycle = current_cycle(history)
+    started_at = cycle[0].started_at if cycle else assignment.dispatched_at
+    await uow.timers.cancel(
+        case_id=assignment.case_id, dispatch_id=assignment.dispatch_id, stage=Stage.DISPOSAL
+    )
+    await schedule_stage(
+        uow,
+        ctx,
+        case_id=assignment.case_id,
+        dispatch_id=assignment.dispatch_id,
+        department_id=assignment.department_id,
+        stage=Stage.DISPOSAL,
+        started_at=started_at,
+        deadline=assignment.deadline,
+        firings=replan(
+            ctx.policy,
+            ctx.calendar(assignment.department_id),
+            cycle,
+            started_at=started_at,
+            deadline=assignment.deadline,
+        ),
+        status=TimerStatus.SUSPENDED if suspended else TimerStatus.PENDING,
+    )
 
 
 def _origin(case: CaseFile | None) -> str:

@@ -12,7 +12,7 @@ from cityops.intake.v1 import events_pb2 as intake_events
 from cityops.workorders.v1 import events_pb2 as workorder_events
 from dispatch.adapters import integration_events as ie
 from dispatch.domain.model import CaseFile, CaseState
-from dispatch.service_layer import clocks, returns, routing
+from dispatch.service_layer import clocks, retiming, returns, routing
 from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from svckit.errors import PermanentError
@@ -32,6 +32,8 @@ async def on_intake_event(
         await on_case_reclassified(message, uow, ctx=ctx)
     elif isinstance(message, intake_events.CaseMerged):
         await clocks.close(uow, ctx, message.case_id, f"merged into {message.duplicate_of}")
+    elif isinstance(message, intake_events.CaseUrgencyChanged):
+        await retiming.on_urgency_changed(message, uow, ctx)
     else:
         raise PermanentError(f"dispatch does not handle {event.type}")
 
@@ -79,11 +81,14 @@ async def on_case_reclassified(
     if case is None:
         log.info("reclassified case was never filed to dispatch; ignoring", case_id=case_id)
         return
-    if case.category_code == new:
-        return
+    now = ctx.clock.now()
     if message.HasField("case") and message.case.urgency:
-        case.urgency = ie.urgency_name(message.case.urgency)
-    await routing.reclassify(uow, ctx, case, new, ctx.clock.now())
+        # The shares that stay keep running: they get the new urgency's hours first.
+        await retiming.change_urgency(uow, ctx, case, ie.urgency_name(message.case.urgency), now)
+    if case.category_code == new:
+        await uow.cases.save(case)
+        return
+    await routing.reclassify(uow, ctx, case, new, now)
 
 
 async def on_workorders_event(
@@ -96,6 +101,8 @@ async def on_workorders_event(
         await clocks.on_extension_requested(message, uow, ctx)
     elif isinstance(message, workorder_events.WorkOrderCompleted):
         await clocks.on_completed(message, uow, ctx)
+    elif isinstance(message, workorder_events.WorkOrderReopened):
+        await retiming.on_reopened(message, uow, ctx)
     else:
         raise PermanentError(f"dispatch does not handle {event.type}")
 

@@ -17,7 +17,7 @@ from cityops.workorders.v1 import work_order_pb2
 from dispatch.adapters import integration_events as ie
 from dispatch.adapters.messages import assignment_message
 from dispatch.domain import commands
-from dispatch.domain.dispatching import manual_decision, take_return
+from dispatch.domain.dispatching import assist_replacement, manual_decision, take_return
 from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
 from dispatch.domain.oversight import (
     Arbitration,
@@ -26,8 +26,10 @@ from dispatch.domain.oversight import (
     lost_time,
 )
 from dispatch.domain.permissions import SUPERVISORS, require_request_id, require_role
+from dispatch.domain.stages import Stage
 from dispatch.service_layer.context import DispatchContext
-from dispatch.service_layer.routing import open_assignments
+from dispatch.service_layer.routing import open_assignments, team_for
+from dispatch.service_layer.timers import schedule_stage
 from dispatch.service_layer.tracing import action_span
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from svckit.clock import new_id
@@ -82,10 +84,84 @@ async def on_returned(
         role=assignment.role.value,
         reason=reason,
     )
-    if assignment.role is Role.ASSIST or case.state is not CaseState.DISPATCHED:
+    if case.state is not CaseState.DISPATCHED:
         await uow.cases.save(case)
         return
+    if assignment.role is Role.ASSIST:
+        await _next_assist(uow, ctx, case, assignment, reason, now)
+        return
     await _next_department(uow, ctx, case, assignment, reason, now)
+
+
+async def _next_assist(
+    uow: DispatchUnitOfWork,
+    ctx: DispatchContext,
+    case: CaseFile,
+    returned: Assignment,
+    reason: str,
+    now: datetime,
+) -> None:
+    """协办退单: the share goes to the next department of the fallback chain not yet involved.
+
+    Never to the lead, a department already assisting, or one that returned
+    any share of the case. With none left the lead carries on without it: an
+    assisting share never sends the case to arbitration.
+    """
+    history = await uow.assignments.for_case(case.case_id)
+    lead = next((a for a in history if a.active and a.role is Role.LEAD), None)
+    involved = {
+        a.department_id for a in history if a.active or a.status is AssignmentStatus.RETURNED
+    }
+    matrix = await ctx.catalogue.matrix(uow)
+    try:
+        options = matrix.fallbacks(
+            case.category_code, case.place, now, exclude=involved, urgency=case.urgency
+        )
+    except InvalidArgumentError:
+        options = []
+    if lead is None or not options:
+        await uow.cases.save(case)
+        log.info(
+            "assisting share returned; no department left to take it",
+            case_id=case.case_id,
+            department_id=returned.department_id,
+        )
+        return
+    decision = options[0]
+    assignment = assist_replacement(
+        case,
+        returned,
+        decision,
+        lead_department_id=lead.department_id,
+        now=now,
+        calendars=ctx.reference.calendars,
+        directory=ctx.reference.directory,
+        new_id=new_id,
+        team_id=await team_for(uow, ctx, decision.department_id),
+    )
+    uow.assignments.add(assignment)
+    await schedule_stage(
+        uow,
+        ctx,
+        case_id=case.case_id,
+        dispatch_id=assignment.dispatch_id,
+        department_id=assignment.department_id,
+        stage=Stage.DISPOSAL,
+        started_at=now,
+        deadline=assignment.deadline,
+    )
+    await uow.cases.save(case)
+    event = ie.case_redispatched(
+        case, assignment, returned, f"returned by {returned.department_id} ({reason})"
+    )
+    uow.publish(event, subject=CASE_REDISPATCHED, case_id=case.case_id)
+    log.info(
+        "assisting share re-dispatched",
+        case_id=case.case_id,
+        department_id=assignment.department_id,
+        previous=returned.department_id,
+        attempt=assignment.attempt,
+    )
 
 
 async def _next_department(

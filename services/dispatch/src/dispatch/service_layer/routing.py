@@ -83,7 +83,7 @@ async def open_assignments(
     """
     decision = replace(decision, assist_ids=tuple(a for a in decision.assist_ids if a not in skip))
     departments = [decision.department_id, *([] if lead_only else decision.assist_ids)]
-    teams = {d: await _team_for(uow, ctx, d) for d in departments}
+    teams = {d: await team_for(uow, ctx, d) for d in departments}
     assignments = assignments_for(
         case,
         decision,
@@ -110,7 +110,8 @@ async def open_assignments(
     return assignments
 
 
-async def _team_for(uow: DispatchUnitOfWork, ctx: DispatchContext, department_id: str) -> str:
+async def team_for(uow: DispatchUnitOfWork, ctx: DispatchContext, department_id: str) -> str:
+    """The team a new share of the department goes to ("" when it has no teams)."""
     teams = ctx.reference.teams.get(department_id)
     if teams is None:
         return ""

@@ -28,8 +28,12 @@ async def schedule_stage(
     started_at: datetime,
     deadline: datetime,
     firings: Sequence[Firing] | None = None,
+    status: TimerStatus = TimerStatus.PENDING,
 ) -> None:
-    """Durable timers for a stage (by default its warning and breach), in this transaction."""
+    """Durable timers for a stage (by default its warning and breach), in this transaction.
+
+    ``status`` SUSPENDED plans them for a case in 挂账 (armed when it resumes).
+    """
     if firings is None:
         calendar = ctx.calendar(department_id)
         firings = plan(ctx.policy, calendar, started_at=started_at, deadline=deadline)
@@ -46,6 +50,7 @@ async def schedule_stage(
                 fire_at=firing.fire_at,
                 started_at=started_at,
                 deadline=deadline,
+                status=status,
             )
         )
 

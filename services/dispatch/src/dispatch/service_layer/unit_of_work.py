@@ -7,6 +7,7 @@ from dispatch.adapters.stores import (
     ArbitrationRepository,
     ExtensionRepository,
     RuleRepository,
+    SuspensionRepository,
     TimerRepository,
 )
 from dispatch.domain.matrix import ResponsibilityMatrix
@@ -20,6 +21,7 @@ class DispatchUnitOfWork(SqlUnitOfWork):
     timers: TimerRepository
     extensions: ExtensionRepository
     arbitrations: ArbitrationRepository
+    suspensions: SuspensionRepository
     # The catalogue as checked once in this transaction (see CatalogueCache).
     matrix: ResponsibilityMatrix | None = None
 
@@ -31,3 +33,4 @@ class DispatchUnitOfWork(SqlUnitOfWork):
         self.timers = TimerRepository(self.session)
         self.extensions = ExtensionRepository(self.session)
         self.arbitrations = ArbitrationRepository(self.session)
+        self.suspensions = SuspensionRepository(self.session)
