@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from nats.aio.client import Client
@@ -18,7 +19,7 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from svckit import db
+from svckit import db, migrations
 from svckit.grpc.server import GrpcServer, Registration
 from svckit.logging import get_logger
 from svckit.messaging import jetstream
@@ -41,8 +42,13 @@ class ServiceRuntime(Generic[U]):
         name: str,
         settings: ServiceSettings,
         uow_class: Callable[..., U],
+        *,
+        migrations: Path | None = None,
     ) -> None:
+        """`migrations`: the service's Alembic revisions (svckit.migrations);
+        None creates missing tables instead (tests and tools without a schema history)."""
         self.name = name
+        self._migrations = migrations
         self.settings = settings
         self._uow_class = uow_class
         self.engine: AsyncEngine
@@ -59,9 +65,12 @@ class ServiceRuntime(Generic[U]):
         self.metrics_server: MetricsServer | None = None
 
     async def start_infrastructure(self, *, producer: bool = True) -> None:
-        """Database (tables created), NATS, own stream, outbox relay."""
+        """Database (migrated to this code's schema), NATS, own stream, outbox relay."""
         self.engine = db.create_engine(self.settings.resolved_database_url(self.name))
-        await db.create_tables(self.engine)
+        if self._migrations is None:
+            await db.create_tables(self.engine)
+        else:
+            await migrations.upgrade(self.engine, self.name, self._migrations)
         self.nc = await jetstream.connect(self.settings.nats_url, name=self.name)
         self.js = self.nc.jetstream()
         if producer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from audit.adapters.integration_events import CategoryName, EventTranslator
+from audit.adapters.migrations import VERSIONS as MIGRATIONS
 from audit.adapters.policy_files import (
     EVALUATION_FILE,
     VERIFICATION_FILE,
@@ -33,7 +34,7 @@ async def bootstrap(settings: AuditSettings) -> ServiceRuntime[AuditUnitOfWork]:
     """Database, NATS and the AUDIT stream; a consumer on every stream; gRPC;
     the tree-head timer."""
     ctx = build_context(settings)
-    runtime = ServiceRuntime(NAME, settings, AuditUnitOfWork)
+    runtime = ServiceRuntime(NAME, settings, AuditUnitOfWork, migrations=MIGRATIONS)
     await runtime.start_infrastructure()
     await check_schema(runtime.engine)
     await subscribe_all(runtime, ctx)

@@ -15,6 +15,7 @@ from console.adapters.assets import FRONTEND_DIR, STATIC_DIR, install_assets
 from console.adapters.clients import ServiceClients
 from console.adapters.i18n import Catalogues
 from console.adapters.live_feed import NatsLiveFeed
+from console.adapters.migrations import VERSIONS as MIGRATIONS
 from console.adapters.passwords import Passwords
 from console.config import ConsoleSettings
 from console.domain.ratelimit import LoginLimits
@@ -78,7 +79,9 @@ async def bootstrap(
     settings: ConsoleSettings, clients: ServiceClients | None = None
 ) -> ConsoleProcess:
     """Everything wired; `clients` replaces the real service stubs in tests."""
-    runtime: ServiceRuntime[ConsoleUnitOfWork] = ServiceRuntime(NAME, settings, ConsoleUnitOfWork)
+    runtime: ServiceRuntime[ConsoleUnitOfWork] = ServiceRuntime(
+        NAME, settings, ConsoleUnitOfWork, migrations=MIGRATIONS
+    )
     await runtime.start_infrastructure()
     passwords = Passwords()
     if settings.seed_demo_users:

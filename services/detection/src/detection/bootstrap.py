@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from cityops.detection.v1.detection_service_pb2_grpc import add_DetectionServiceServicer_to_server
 from detection.adapters.config_files import load_iot, load_sources
+from detection.adapters.migrations import VERSIONS as MIGRATIONS
 from detection.config import NAME, DetectionSettings
 from detection.domain.iot import IotConfig
 from detection.domain.rules import IngestPolicy
@@ -71,7 +72,7 @@ def load_reference(settings: DetectionSettings) -> Reference:
 
 async def bootstrap(settings: DetectionSettings) -> DetectionRuntime:
     ref = load_reference(settings)
-    runtime = DetectionRuntime(NAME, settings, DetectionUnitOfWork)
+    runtime = DetectionRuntime(NAME, settings, DetectionUnitOfWork, migrations=MIGRATIONS)
     await runtime.start_infrastructure()
     runtime.serve_grpc(
         settings.grpc_port,

@@ -7,6 +7,7 @@ from intake.adapters import (
     metrics,
     tables,  # noqa: F401  (registers intake's tables before create_all)
 )
+from intake.adapters.migrations import VERSIONS as MIGRATIONS
 from intake.adapters.policy_file import POLICY_FILE, load_policy
 from intake.config import IntakeSettings
 from intake.domain.filing import Reference
@@ -42,7 +43,7 @@ def load_reference(settings: IntakeSettings) -> Reference:
 
 async def bootstrap(settings: IntakeSettings) -> ServiceRuntime[IntakeUnitOfWork]:
     ref = load_reference(settings)
-    runtime = ServiceRuntime(NAME, settings, IntakeUnitOfWork)
+    runtime = ServiceRuntime(NAME, settings, IntakeUnitOfWork, migrations=MIGRATIONS)
     await runtime.start_infrastructure()
     await subscribe_all(runtime, ref)
     runtime.serve_grpc(

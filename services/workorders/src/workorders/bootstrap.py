@@ -11,6 +11,7 @@ from svckit.logging import get_logger
 from svckit.reference import Catalogue, default_catalogue_path, default_config_dir
 from svckit.runtime import ServiceRuntime
 from workorders.adapters.exif import read_photo_metadata
+from workorders.adapters.migrations import VERSIONS as MIGRATIONS
 from workorders.adapters.object_store import NatsEvidenceStore
 from workorders.adapters.webhook_config import WEBHOOKS_FILE, load_webhooks
 from workorders.adapters.webhook_sender import HttpWebhookSender
@@ -37,7 +38,7 @@ async def bootstrap(settings: WorkOrdersSettings) -> ServiceRuntime[WorkOrdersUn
     notifier = Notifier(load_webhooks(settings.webhooks_file or config_dir / WEBHOOKS_FILE))
     zone = ZoneInfo(settings.evidence_exif_timezone)
 
-    runtime = ServiceRuntime(NAME, settings, WorkOrdersUnitOfWork)
+    runtime = ServiceRuntime(NAME, settings, WorkOrdersUnitOfWork, migrations=MIGRATIONS)
     await runtime.start_infrastructure()
     store = await NatsEvidenceStore.open(runtime.js, settings.evidence_bucket)
     evidence_rules = EvidenceRules(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from console.adapters import reference
 from console.adapters.assets import FRONTEND_DIR, STATIC_DIR, install_assets
+from console.adapters.migrations import VERSIONS as MIGRATIONS
 from console.adapters.passwords import Passwords
 from console.bootstrap import seed, static_dir_of
 from console.config import ConsoleSettings
@@ -21,11 +22,8 @@ from console.domain.access import parse_role
 from console.domain.accounts import CLI_ADMINISTRATOR, AccountEdit, new_department, new_user
 from console.service_layer import accounts
 from console.service_layer.unit_of_work import ConsoleUnitOfWork
-from svckit import db
+from svckit import db, migrations
 from svckit.errors import DomainError
-
-# Importing the tables registers them for create_tables.
-from console.adapters import tables as _tables  # noqa: F401  isort: skip
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,7 +71,7 @@ def read_password(path: Path | None) -> str:
 async def store(settings: ConsoleSettings) -> AsyncIterator[AsyncEngine]:
     engine = db.create_engine(settings.resolved_database_url("console"))
     try:
-        await db.create_tables(engine)
+        await migrations.upgrade(engine, "console", MIGRATIONS)
         yield engine
     finally:
         await engine.dispose()

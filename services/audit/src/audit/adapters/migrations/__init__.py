@@ -1,0 +1,7 @@
+"""The audit database's schema history: Alembic revisions on the `audit` branch
+(svckit.migrations applies them at start; `python -m cityops_tools.migrations
+revision audit -m ...` writes the next one)."""
+
+from pathlib import Path
+
+VERSIONS = Path(__file__).resolve().parent

@@ -1,0 +1,7 @@
+"""The intake database's schema history: Alembic revisions on the `intake` branch
+(svckit.migrations applies them at start; `python -m cityops_tools.migrations
+revision intake -m ...` writes the next one)."""
+
+from pathlib import Path
+
+VERSIONS = Path(__file__).resolve().parent
