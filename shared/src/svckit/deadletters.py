@@ -19,20 +19,33 @@ import sys
 from collections.abc import Sequence
 
 from nats.js import JetStreamContext
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from svckit import db
 from svckit.clock import new_id
 from svckit.messaging import jetstream
+from svckit.metrics import DEAD_LETTERS_WAITING
 from svckit.tables import DeadLetter
 
 
-async def list_dead_letters(engine: AsyncEngine) -> list[DeadLetter]:
+async def list_dead_letters(engine: AsyncEngine, limit: int | None = None) -> list[DeadLetter]:
     async with db.session_factory(engine)() as session:
-        rows = await session.exec(select(DeadLetter).order_by(col(DeadLetter.id)))
+        query = select(DeadLetter).order_by(col(DeadLetter.id))
+        rows = await session.exec(query if limit is None else query.limit(limit))
         return list(rows.all())
+
+
+async def count_dead_letters(engine: AsyncEngine) -> int:
+    async with db.session_factory(engine)() as session:
+        return int((await session.exec(select(func.count()).select_from(DeadLetter))).one())
+
+
+async def sample_waiting(engine: AsyncEngine) -> None:
+    """The waiting gauge: the counter of dead-lettered messages only grows
+    and restarts with the process; this says how many still need a look."""
+    DEAD_LETTERS_WAITING.set(await count_dead_letters(engine))
 
 
 async def replay(

@@ -66,6 +66,11 @@ DEAD_LETTERS = Counter(
     ["consumer", "subject"],
     registry=REGISTRY,
 )
+DEAD_LETTERS_WAITING = Gauge(
+    "cityops_dead_letters_waiting",
+    "Dead letters in the service's store, not yet replayed or removed.",
+    registry=REGISTRY,
+)
 CONSUMER_PENDING = Gauge(
     "cityops_consumer_pending_messages",
     "Messages in the stream not yet delivered to the durable consumer (lag).",

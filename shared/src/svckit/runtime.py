@@ -19,7 +19,8 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from svckit import db, migrations
+from svckit import db, deadletters, migrations
+from svckit.grpc import dead_letters as dead_letters_api
 from svckit.grpc.server import GrpcServer, Registration
 from svckit.logging import get_logger
 from svckit.messaging import jetstream
@@ -79,6 +80,7 @@ class ServiceRuntime(Generic[U]):
             )
         self.relay = OutboxRelay(self.engine, self.js)
         self.metrics.add(self.relay.sample_backlog)
+        self.metrics.add(lambda: deadletters.sample_waiting(self.engine))
 
     def uow(self) -> U:
         return self._uow_class(self.engine, self.name, on_commit=self.relay.notify)
@@ -121,8 +123,10 @@ class ServiceRuntime(Generic[U]):
         *,
         max_message_bytes: int = 16 * 1024 * 1024,
     ) -> GrpcServer:
+        """The service's own APIs, plus the dead-letter API every service serves."""
+        ops = dead_letters_api.registration(lambda: self.engine, lambda: self.js)
         self.grpc = GrpcServer(
-            self.settings.grpc_host, port, services, max_message_bytes=max_message_bytes
+            self.settings.grpc_host, port, [*services, ops], max_message_bytes=max_message_bytes
         )
         return self.grpc
 

@@ -19,6 +19,7 @@ SAMPLE_PATH_VALUES = {
     "evidence_id": "ev-1",
     "sequence": "1",
     "user_id": "operator",
+    "service": "dispatch",
 }
 # A body each endpoint accepts, so a refusal is about who asks, not what they sent.
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
@@ -38,6 +39,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/departments": {"department_id": "X01", "name_zh": "某单位"},
     "/password": {"password": "0123456789ab"},
     "/operator": {"active": False},
+    "/replay": {"all": True},
 }
 
 

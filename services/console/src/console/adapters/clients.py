@@ -16,6 +16,7 @@ from cityops.audit.v1 import audit_service_pb2_grpc as audit_grpc
 from cityops.detection.v1 import detection_service_pb2_grpc as detection_grpc
 from cityops.dispatch.v1 import dispatch_service_pb2_grpc as dispatch_grpc
 from cityops.intake.v1 import intake_service_pb2_grpc as intake_grpc
+from cityops.ops.v1 import dead_letters_pb2_grpc as ops_grpc
 from cityops.workorders.v1 import workorders_service_pb2_grpc as wo_grpc
 from svckit.grpc.client import channel
 from svckit.grpc.identity import Caller
@@ -30,6 +31,8 @@ class ServiceClients:
     workorders: Any
     audit: Any
     detection: Any
+    # Each service's dead-letter API (svckit), by service name.
+    dead_letters: dict[str, Any] = field(default_factory=dict)
     channels: list[aio.Channel] = field(default_factory=list)
 
     @classmethod
@@ -59,6 +62,9 @@ class ServiceClients:
             workorders=wo_grpc.WorkOrdersServiceStub(chans["workorders"]),
             audit=audit_grpc.AuditServiceStub(chans["audit"]),
             detection=detection_grpc.DetectionServiceStub(chans["detection"]),
+            dead_letters={
+                name: ops_grpc.DeadLetterServiceStub(chan) for name, chan in chans.items()
+            },
             channels=list(chans.values()),
         )
 

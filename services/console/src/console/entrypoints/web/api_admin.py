@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from console.domain.access import Permission, Principal, parse_role
 from console.domain.accounts import AccountEdit, Administrator, User, new_department, new_user
 from console.entrypoints.web.deps import client_ip, csrf_guard, principal, web
-from console.service_layer import accounts
+from console.service_layer import accounts, dead_letters
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(csrf_guard)])
 Who = Annotated[Principal, Depends(principal)]
@@ -117,3 +117,53 @@ async def create_department(request: Request, who: Who, body: DepartmentBody) ->
     dept = new_department(body.department_id, body.name_zh, body.name_en, body.district_code)
     await accounts.create_department(web(request).uow(), dept, by)
     return asdict(dept)
+
+
+class ReplayBody(BaseModel):
+    """`ids` (or one `id`) of that service's dead letters, or `all`."""
+
+    ids: list[int] = Field(default_factory=list, max_length=500)
+    id: int | None = None
+    all: bool = False
+
+
+def _letter_view(letter: Any) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "consumer": letter.consumer,
+        "subject": letter.subject,
+        "event_type": letter.event_type,
+        "message_id": letter.message_id,
+        "deliveries": letter.deliveries,
+        "reason": letter.reason,
+        "failed_at": letter.failed_at.ToDatetime().isoformat() + "Z",
+        "size_bytes": letter.size_bytes,
+    }
+
+
+@router.get("/dead-letters", summary="Every service's dead letters (what its consumers gave up on)")
+async def list_dead_letters(request: Request, who: Who) -> dict[str, Any]:
+    found = await dead_letters.list_all(web(request).console, who)
+    return {
+        "services": [
+            {
+                "service": s.service,
+                "total": s.total,
+                "error": s.error,
+                "dead_letters": [_letter_view(letter) for letter in s.letters],
+            }
+            for s in found
+        ]
+    }
+
+
+@router.post(
+    "/dead-letters/{service}/replay",
+    summary="Republish a service's dead letters after the cause is fixed",
+)
+async def replay_dead_letters(
+    request: Request, who: Who, service: str, body: ReplayBody
+) -> dict[str, Any]:
+    ids = [*body.ids, *([body.id] if body.id is not None else [])]
+    reply = await dead_letters.replay(web(request).console, who, service, ids, body.all)
+    return {"replayed": reply.replayed, "not_found": list(reply.not_found)}

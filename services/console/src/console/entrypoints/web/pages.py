@@ -15,7 +15,7 @@ from console.domain import states
 from console.domain.access import Permission, Principal, Role
 from console.entrypoints.web.api_orders import board_rows
 from console.entrypoints.web.deps import language, principal, render, translator, web
-from console.service_layer import accounts, cases, ledger, orders
+from console.service_layer import accounts, cases, dead_letters, ledger, orders
 from console.service_layer.views import (
     as_json,
     case_row,
@@ -286,5 +286,6 @@ async def admin_page(request: Request, who: Who) -> Response:
             "users": await accounts.list_users(app.uow()),
             "all_departments": await accounts.list_departments(app.uow()),
             "roles": [r.value for r in Role],
+            "dead_letters": await dead_letters.list_all(app.console, who),
         },
     )
