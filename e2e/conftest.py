@@ -1,6 +1,8 @@
 """The whole stack for e2e tests: nats-server and every service as its own
-process on free loopback ports, SQLite in a temporary folder, span files per
-process. Stopped when the module's tests end, pass or fail."""
+process on free loopback ports, SQLite in a temporary folder (or, for a test
+module parametrized with `stack` = "postgresql", one PostgreSQL database per
+service on a throwaway cluster), span files per process. Stopped when the
+module's tests end, pass or fail."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cityops_tools.devstack import Ports, Stack
+from cityops_tools.devstack import SERVICES, Ports, Stack
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DEMO_PASSWORD = "e2e-demo-password"
@@ -21,13 +23,20 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
+    env = {"CITYOPS_CONSOLE_DEMO_PASSWORD": DEMO_PASSWORD}
+    store = getattr(request, "param", "sqlite")
+    if store == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+        for service in SERVICES:
+            url = cluster.create_database(f"e2e_{root.name}_{service}".replace("-", "_").lower())
+            env[f"CITYOPS_{service.upper()}_DATABASE_URL"] = url
     the_stack = Stack(
         data_dir=root / "var",
         ports=Ports.free(),
         log_format="json",
         span_dir=root / "spans",
         log_dir=root / "logs",
-        extra_env={"CITYOPS_CONSOLE_DEMO_PASSWORD": DEMO_PASSWORD},
+        extra_env=env,
     )
     try:
         the_stack.start(timeout=120)
@@ -35,7 +44,7 @@ def stack(
     finally:
         the_stack.stop()
         # Keep logs and spans of the run for whoever reads a failure.
-        target = ARTIFACTS / request.module.__name__.rsplit(".", 1)[-1]
+        target = ARTIFACTS / (request.module.__name__.rsplit(".", 1)[-1] + f"-{store}")
         shutil.rmtree(target, ignore_errors=True)
         for sub in ("logs", "spans"):
             if (root / sub).exists():

@@ -1,4 +1,5 @@
-"""One detection travels the whole loop, each service its own process."""
+"""One detection travels the whole loop, each service its own process, on
+SQLite and again on PostgreSQL (one database per service)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from cityops.audit.v1 import audit_service_pb2 as audit_pb
 from cityops.audit.v1 import audit_service_pb2_grpc as audit_grpc
@@ -21,6 +23,8 @@ from cityops_tools.loop import INSPECTOR, OPERATOR, LoopDriver
 from e2e.conftest import DEMO_PASSWORD
 from e2e.helpers import all_cases, eventually, read_spans
 from svckit.grpc.client import channel
+
+pytestmark = pytest.mark.parametrize("stack", ["sqlite", "postgresql"], indirect=True)
 
 POTHOLE = {
     "source_id": "cam-0042",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import BigInteger, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from svckit.db import UtcDateTime
@@ -73,7 +73,8 @@ class TreeHeadRow(SQLModel, table=True):
 
     tree_size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     root_hash: bytes = Field(sa_type=LargeBinary)
-    timestamp_ms: int
+    # Milliseconds since 1970: past int32, so BIGINT on PostgreSQL.
+    timestamp_ms: int = Field(sa_type=BigInteger)
     key_id: str
     signature: bytes = Field(sa_type=LargeBinary)
 
