@@ -121,10 +121,12 @@ class LedgerRepository:
     async def has_event(self, event_id: str) -> bool:
         if event_id in self._event_ids:
             return True
-        result = await self.session.exec(
-            select(LedgerEntryRow.sequence).where(LedgerEntryRow.event_id == event_id)
-        )
-        return result.first() is not None
+        # Entries are buffered, never in the session: nothing to flush first.
+        with self.session.no_autoflush:
+            result = await self.session.exec(
+                select(LedgerEntryRow.sequence).where(LedgerEntryRow.event_id == event_id)
+            )
+            return result.first() is not None
 
     async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
         """Put these detections on the case's timeline (first filing wins)."""

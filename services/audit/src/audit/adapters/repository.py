@@ -31,15 +31,28 @@ class CaseRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Rows read or created in this transaction: read again without a query,
+        # so a batch of events about one case costs one SELECT.
+        self._rows: dict[str, CaseRow] = {}
+        self._absent: set[str] = set()
 
     async def get(self, case_id: str, *, disposers: bool = True) -> CaseRecord | None:
         """The case, row-locked on PostgreSQL (SQLite serialises writers anyway),
         so a consumer and a gRPC command never overwrite each other's change.
         `disposers=False` skips loading them (recording events that do not
         touch them: one query less per event)."""
-        row = await self.session.get(CaseRow, case_id, with_for_update=True)
+        row = self._rows.get(case_id)
         if row is None:
-            return None
+            # No autoflush: a row this transaction has not touched cannot depend
+            # on its pending writes, which are then sent together at commit.
+            if case_id in self._absent:
+                return None
+            with self.session.no_autoflush:
+                row = await self.session.get(CaseRow, case_id, with_for_update=True)
+            if row is None:
+                self._absent.add(case_id)
+                return None
+            self._rows[case_id] = row
         found = (
             (
                 await self.session.exec(select(DisposerRow).where(DisposerRow.case_id == case_id))
@@ -73,9 +86,14 @@ class CaseRepository:
         return (case, False) if case is not None else (CaseRecord(case_id=case_id), True)
 
     async def save(self, case: CaseRecord) -> None:
-        row = await self.session.get(CaseRow, case.case_id)
+        """Written at the next flush (a query that needs it, or the commit)."""
+        row = self._rows.get(case.case_id)
+        if row is None and case.case_id not in self._absent:
+            row = await self.session.get(CaseRow, case.case_id)
         if row is None:
             row = CaseRow(case_id=case.case_id, status=case.status.value, updated_at=utcnow())
+        self._rows[case.case_id] = row
+        self._absent.discard(case.case_id)
         closer = case.closed_by or Party("")
         row.status = case.status.value
         row.origin_traceparent = case.origin_traceparent
@@ -104,7 +122,6 @@ class CaseRepository:
                         department_id=disposer.department_id,
                     )
                 )
-        await self.session.flush()
 
     def add_verification(self, v: Verification) -> None:
         self.session.add(
