@@ -14,7 +14,7 @@ help:
 	@echo "make run     start nats-server and every service (console http://127.0.0.1:8080)"
 	@echo "make demo    the same, plus the city simulator feeding detections"
 	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
-	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop), dispatch decisions/s and the loop benchmark"
+	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop), dispatch decisions/s, ledger appends/s and verifying 1M entries, and the loop"
 	@echo "make chaos   100 fault-injection episodes, then the history check (SEED=n)"
 
 install:
@@ -64,6 +64,7 @@ proto-check: install
 bench: install
 	$(RUN) python bench/floor.py --messages 20000
 	$(RUN) python bench/dispatch.py --decisions 20000 --events 2000 --batch 128 --single 300
+	$(RUN) python bench/audit.py --cases 1280 --entries 1000000
 	$(RUN) python bench/loop.py --detections 5000
 
 bench-floor: install

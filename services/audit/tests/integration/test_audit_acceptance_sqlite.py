@@ -104,6 +104,19 @@ async def test_one_byte_changed_in_any_column_names_the_entry(
     assert "entry 3 " in check.problem
 
 
+@pytest.mark.parametrize("column", ["occurred_at", "recorded_at"])
+async def test_a_time_edited_into_garbage_names_the_entry_instead_of_crashing(
+    recorder: Recorder, column: str
+) -> None:
+    await recorder.record(*(recorder.event(accepted(n)) for n in range(1, 7)))
+    await recorder.sql(
+        f"UPDATE audit_ledger_entry SET {column} = :v WHERE sequence = 4", v="yesterday-ish"
+    )
+    check = await recorder.check()
+    assert not check.ok and check.first_bad_sequence == 4, check.problem
+    assert "unreadable" in check.problem
+
+
 async def test_every_stored_proof_verifies_independently(recorder: Recorder) -> None:
     """23 entries (heads every 4): each entry against each head covering it,
     and every pair of heads, from what the SQLite store holds."""

@@ -28,6 +28,16 @@ from audit.domain.merkle import NewNode, NodeRef
 from audit.domain.model import LedgerEntry
 from audit.domain.tree_head import TreeHead
 
+
+class UnreadableEntryError(Exception):
+    """A stored entry whose columns cannot even be read back: tampered with."""
+
+    def __init__(self, sequence: int, reason: str) -> None:
+        super().__init__(f"entry {sequence} cannot be read: {reason}")
+        self.sequence = sequence
+        self.reason = reason
+
+
 _ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
 _CHUNK = 400  # bound parameters per IN query
 
@@ -196,7 +206,17 @@ class LedgerRepository:
             query = query.where(table.c.occurred_at < before)
         connection = await self.session.connection()
         result = await connection.execute(query)
-        return [LedgerEntry(*row) for row in result.all()]
+        entries: list[LedgerEntry] = []
+        try:
+            for row in result:
+                entries.append(LedgerEntry(*row))
+        except (ValueError, TypeError, OverflowError) as exc:
+            # A stored value no longer parses (a time edited into garbage):
+            # find which entry, by position, with a query that reads no times.
+            sequences = await connection.execute(query.with_only_columns(table.c.sequence))
+            bad = list(sequences.scalars())[len(entries)]
+            raise UnreadableEntryError(bad, str(exc)) from exc
+        return entries
 
     async def entry(self, *, sequence: int = 0, event_id: str = "") -> LedgerEntry | None:
         column = LedgerEntryRow.sequence if sequence else LedgerEntryRow.event_id

@@ -4,6 +4,8 @@ tables are in `ledger_repository`."""
 
 from __future__ import annotations
 
+import math
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +26,15 @@ from audit.domain.model import (
     Verification,
 )
 from svckit.clock import utcnow
+
+
+def bounding_box(latitude: float, radius_m: float) -> tuple[float, float]:
+    """Half-widths in degrees of latitude and longitude of a box holding every
+    point within `radius_m` (generous by 10%, never too tight near the poles)."""
+    metres_per_degree = 111_320.0
+    dlat = radius_m * 1.1 / metres_per_degree
+    dlon = radius_m * 1.1 / (metres_per_degree * max(math.cos(math.radians(latitude)), 0.01))
+    return dlat, dlon
 
 
 class CaseRepository:
@@ -139,14 +150,31 @@ class CaseRepository:
             )
         )
 
-    async def awaiting_verification(self, look: FreshLook) -> list[str]:
+    async def awaiting_verification(
+        self, look: FreshLook, radius_m: float | None = None
+    ) -> list[str]:
         """Cases a fresh look may be about: awaiting verification, and of its
-        小类 or filed from a detection of the same source, device or asset."""
+        小类 within `radius_m` of it (None: its 小类 is not machine-verified,
+        so only the same source counts), or filed from a detection of the same
+        source, device or asset. The radius is a bounding box here, so a city
+        with thousands of cases waiting reads only the few nearby; the exact
+        distance is the domain's to judge."""
         awaiting = CaseStatus.AWAITING_VERIFICATION.value
-        by_category = select(CaseRow.case_id).where(
-            CaseRow.status == awaiting, CaseRow.category_code == look.category_code
-        )
-        found = set((await self.session.exec(by_category)).all()) if look.category_code else set()
+        found: set[str] = set()
+        if (
+            look.category_code
+            and radius_m is not None
+            and look.latitude is not None
+            and look.longitude is not None
+        ):
+            dlat, dlon = bounding_box(look.latitude, radius_m)
+            by_category = select(CaseRow.case_id).where(
+                CaseRow.status == awaiting,
+                CaseRow.category_code == look.category_code,
+                col(CaseRow.latitude).between(look.latitude - dlat, look.latitude + dlat),
+                col(CaseRow.longitude).between(look.longitude - dlon, look.longitude + dlon),
+            )
+            found = set((await self.session.exec(by_category)).all())
         same_source = [
             (col(DetectionRow.source_id), look.source_id),
             (col(DetectionRow.device_id), look.device_id),

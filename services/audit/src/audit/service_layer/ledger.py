@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit.adapters.ledger_repository import LedgerRepository
+from audit.adapters.ledger_repository import LedgerRepository, UnreadableEntryError
 from audit.domain import proofs, rules
 from audit.domain.merkle import NewNode
 from audit.domain.model import LedgerCheck, LedgerEntry
@@ -69,6 +69,18 @@ async def verify_ledger(
 
 
 async def _walk(ledger: LedgerRepository, verifier: LedgerVerifier, heads: _Heads) -> Fault | None:
+    try:
+        return await _walk_pages(ledger, verifier, heads)
+    except UnreadableEntryError as exc:
+        return Fault(
+            exc.sequence,
+            f"entry {exc.sequence} changed: a stored value is unreadable ({exc.reason})",
+        )
+
+
+async def _walk_pages(
+    ledger: LedgerRepository, verifier: LedgerVerifier, heads: _Heads
+) -> Fault | None:
     page = await ledger.page(None, PAGE)
     while page:
         following_page = await ledger.page(page[-1].sequence, PAGE) if len(page) == PAGE else []

@@ -34,7 +34,9 @@ async def consider_look(
         look = await uow.detections.completed_look(look)
     else:
         await uow.detections.remember(look)
-    for case_id in await uow.cases.awaiting_verification(look):
+    rule = policy.for_category(look.category_code)
+    radius = rule.radius_m if rule.machine_verification else None
+    for case_id in await uow.cases.awaiting_verification(look, radius):
         case = await uow.cases.get(case_id)
         if case is None:
             continue
