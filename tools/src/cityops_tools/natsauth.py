@@ -136,9 +136,9 @@ def grants(*, evidence_bucket: str = EVIDENCE_BUCKET) -> list[Grant]:
         Grant(
             "ops",
             SERVICES_ACCOUNT,
-            ("cityops.>", "$JS.API.>", "$JS.ACK.>", "$O.>"),
+            ("cityops.>", "$JS.API.>", "$JS.ACK.>", "$O.>", "$JS.SNAPSHOT.>"),
             ("_INBOX.>",),
-            "operators: dead-letter replay, stream administration (nats CLI)",
+            "operators: dead-letter replay, stream administration (nats CLI), backup and restore",
         ),
         Grant(
             "gateway",
