@@ -21,7 +21,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from cityops_tools.backup import pg_query
+from cityops_tools.backup.postgres import pg_query
 from svckit.messaging import jetstream
 from svckit.messaging.subjects import PRODUCERS, StreamSpec, stream_for
 from svckit.natsserver import NatsServer
