@@ -411,6 +411,9 @@ def stubs(world: World) -> ServiceClients:
                     extension_id=r.extension_id, approved=r.approve
                 ),
                 "Backlog": lambda r: dispatch_pb.BacklogResponse(case_id=r.case_id),
+                "Resume": lambda r: dispatch_pb.ResumeResponse(
+                    case_id=r.case_id, state="dispatched"
+                ),
             },
         ),
         workorders=FakeStub(

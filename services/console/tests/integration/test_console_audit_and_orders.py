@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from cityops.intake.v1 import case_pb2
 from services.console.tests.console_testing import ConsoleUnderTest, login
 
 
@@ -150,3 +151,33 @@ async def test_supervisor_decisions_carry_their_identity(console: ConsoleUnderTe
     [arbitration] = console.world.calls_to("Arbitrate")
     assert arbitration.request.outcome == 2 and arbitration.request.department_id == "D01-transport"
     assert console.world.calls_to("DispatchManually")[0].request.department_id == "D01-water"
+
+
+async def test_a_supervisor_resumes_a_backlogged_case_and_an_operator_cannot(
+    console: ConsoleUnderTest,
+) -> None:
+    console.world.cases["case-3"].state = case_pb2.CASE_STATE_BACKLOGGED
+    async with console.client() as http:
+        csrf = await login(http, "operator")
+        page = (await http.get("/cases/case-3")).text
+        assert 'id="resume-form"' not in page
+        refused = await http.post(
+            "/api/cases/case-3/resume", json={"note": "x"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert refused.status_code == 403
+    assert console.world.calls_to("Resume") == []
+    async with console.client() as http:
+        csrf = await login(http, "supervisor")
+        page = (await http.get("/cases/case-3?lang=zh-CN")).text
+        assert 'id="resume-form"' in page and "恢复" in page and 'id="backlog-form"' not in page
+        assert "Resume" in (await http.get("/cases/case-3?lang=en")).text
+        resumed = await http.post(
+            "/api/cases/case-3/resume",
+            json={"note": "产权已查明", "request_id": "r-1"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert resumed.status_code == 200 and resumed.json()["state"] == "dispatched"
+    [call] = console.world.calls_to("Resume")
+    assert (call.request.case_id, call.request.note) == ("case-3", "产权已查明")
+    assert call.request.request_id == "r-1"
+    assert (call.user, call.role) == ("supervisor", "supervisor")

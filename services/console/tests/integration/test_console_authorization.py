@@ -31,6 +31,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/arbitrate": {"outcome": "ARBITRATION_OUTCOME_TERRITORIAL"},
     "/decision": {"approve": True},
     "/backlog": {"reason": "no budget this year"},
+    "/resume": {"note": "budget approved"},
     "/verify": {"passed": True},
     "/return": {"reason": "RETURN_REASON_OTHER", "note": "not ours"},
     "/progress": {"note": "digging"},

@@ -52,6 +52,7 @@ from svckit.messaging.subjects import (
     CASE_ESCALATED,
     CASE_FILED,
     CASE_REDISPATCHED,
+    CASE_RESUMED,
     CASE_UNROUTABLE,
     EXTENSION_DECIDED,
 )
@@ -434,16 +435,27 @@ async def test_backlog_stops_every_clock_and_resuming_moves_the_deadlines(flow: 
     with pytest.raises(PermissionDeniedError):
         await retiming.resume_case(resume, OPERATOR, flow.uow(), flow.ctx)
     resumed = await retiming.resume_case(resume, SUPERVISOR, flow.uow(), flow.ctx)
+    published = len(await flow.published())
+    flow.clock.advance(timedelta(minutes=5))
     again = await retiming.resume_case(resume, SUPERVISOR, flow.uow(), flow.ctx)
-    assert again.suspension.suspension_id == resumed.suspension.suspension_id
-    assert resumed.case.state is CaseState.DISPATCHED
-    assert resumed.suspension.resumed_by == "sup-1" and resumed.suspension.note == "产权已查明"
+    assert again == resumed and len(await flow.published()) == published  # a retry, answered
+    assert resumed.state == "dispatched" and resumed.resumed_at == stamp(local(2026, 3, 9, 10, 0))
+    async with flow.uow() as uow:
+        (suspension,) = await uow.suspensions.of_case("C-10")
+    assert suspension.resumed_by == "sup-1" and suspension.note == "产权已查明"
     # 16.5 working hours were left on Tuesday 10:00; they run from Monday 10:00 again:
     # Mon 6.5 + Tue 7.5 + Wed 09:00–11:30.
     (lead,) = resumed.moved
-    assert lead.deadline == local(2026, 3, 11, 11, 30)
+    assert lead.deadline == stamp(local(2026, 3, 11, 11, 30)) and lead.status == "active"
     case, assignments = await flow.case("C-10")
-    assert case.state is CaseState.DISPATCHED and assignments[0].deadline == lead.deadline
+    assert case.state is CaseState.DISPATCHED
+    assert assignments[0].deadline == local(2026, 3, 11, 11, 30)
+    subject, event = (await flow.published())[-1]
+    assert subject == CASE_RESUMED and isinstance(event, dispatch_events.CaseResumed)
+    assert event.state == "dispatched" and event.resumed_by.user_id == "sup-1"
+    assert event.note == "产权已查明"
+    assert event.suspended_hours == 30.0  # Tue 6.5 + Wed-Fri 3 × 7.5 + Mon 09:00–10:00
+    assert [(m.dispatch_id, m.deadline) for m in event.moved] == [(lead.dispatch_id, lead.deadline)]
     timers = [t for t in await flow.timers("C-10") if t.status is TimerStatus.PENDING]
     assert [(t.kind.value, t.fire_at) for t in timers] == [
         ("warning", local(2026, 3, 10, 14, 30)),  # 10.5 h were left before the warning
@@ -468,7 +480,10 @@ async def test_an_unroutable_case_resumes_into_the_manual_queue(flow: Flow) -> N
     resumed = await retiming.resume_case(
         commands.Resume("r-3", "C-10b"), SUPERVISOR, flow.uow(), flow.ctx
     )
-    assert resumed.case.state is CaseState.UNROUTABLE and resumed.moved == []
+    assert resumed.state == "unroutable" and len(resumed.moved) == 0
+    _subject, event = (await flow.published())[-1]
+    assert isinstance(event, dispatch_events.CaseResumed) and event.state == "unroutable"
+    assert event.suspended_hours == 37.5 and len(event.moved) == 0
     (item,) = await queues.list_queue(pb.QUEUE_UNROUTABLE, flow.uow())
     assert item.reason == "the case's place has no district"
     (moved,) = [

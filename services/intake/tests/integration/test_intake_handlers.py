@@ -17,6 +17,7 @@ from cityops.common.v1 import common_pb2
 from cityops.detection.v1 import events_pb2 as detection_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
 from cityops.intake.v1 import case_pb2, events_pb2
+from cityops.workorders.v1 import events_pb2 as workorder_events
 from intake.adapters import tables  # noqa: F401  (registers the tables)
 from intake.adapters.subjects import (
     CASE_CORROBORATED,
@@ -32,9 +33,12 @@ from intake.service_layer.unit_of_work import IntakeUnitOfWork
 from svckit import db
 from svckit.messaging.envelope import IncomingEvent, unwrap, wrap
 from svckit.messaging.subjects import (
+    CASE_BACKLOGGED,
     CASE_CLOSED,
     CASE_DISPATCHED,
+    CASE_RESUMED,
     DETECTION_REPORTED,
+    WORKORDER_ACCEPTED,
     subject,
 )
 from svckit.tables import OutboxMessage
@@ -468,3 +472,51 @@ async def test_progress_moves_the_case_and_an_unknown_case_is_ignored(
     assert case.state is CaseState.DISPATCHED and case.lead_department_id == "dept-water"
     assert len(await rows(sqlite_engine, CaseRow)) == 1
     assert case.reject_reason is None and RejectReason.WITHDRAWN.value == "withdrawn"
+
+
+async def test_a_resumed_case_is_back_where_it_stood_before_backlog(
+    sqlite_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+) -> None:
+    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)
+    [row] = await rows(sqlite_engine, CaseRow)
+    case_id = row.case_id
+    dispatched = dispatch_events.CaseDispatched(
+        case_id=case_id, department_id="dept-water", dispatched_at=stamp(T0), deadline=stamp(T0)
+    )
+    backlogged = dispatch_events.CaseBacklogged(
+        case_id=case_id, backlogged_at=stamp(T0 + timedelta(hours=2)), reason="产权不明"
+    )
+    accepted = workorder_events.WorkOrderAccepted(
+        case_id=case_id, department_id="dept-water", accepted_at=stamp(T0 + timedelta(hours=1))
+    )
+    await deliver(
+        sqlite_engine,
+        event(dispatched, CASE_DISPATCHED, "dispatch", case_id),
+        event(backlogged, CASE_BACKLOGGED, "dispatch", case_id),
+    )
+    # The department's acceptance from before the 挂账 arrives late, on its own stream.
+    await deliver(sqlite_engine, event(accepted, WORKORDER_ACCEPTED, "workorders", case_id))
+    case = await queries.get_case(case_id, uow(sqlite_engine))
+    assert case.state is CaseState.BACKLOGGED and case.state_before_backlog is CaseState.ACCEPTED
+
+    new_deadline = T0 + timedelta(days=3)
+    resumed = dispatch_events.CaseResumed(
+        case_id=case_id,
+        resumed_at=stamp(T0 + timedelta(days=1)),
+        state="dispatched",
+        moved=[
+            dispatch_events.MovedDeadline(
+                dispatch_id="DSP-1", department_id="dept-water", deadline=stamp(new_deadline)
+            )
+        ],
+    )
+    await deliver(sqlite_engine, event(resumed, CASE_RESUMED, "dispatch", case_id))
+    await deliver(sqlite_engine, event(backlogged, CASE_BACKLOGGED, "dispatch", case_id))  # again
+    case = await queries.get_case(case_id, uow(sqlite_engine))
+    assert case.state is CaseState.ACCEPTED and case.state_before_backlog is None
+    assert case.state_at == T0 + timedelta(days=1) and case.deadline == new_deadline
+    [proto] = await all_cases(sqlite_engine)
+    assert proto.state == case_pb2.CASE_STATE_ACCEPTED

@@ -18,6 +18,7 @@ from intake.domain.model import (
     FilingSource,
     Place,
     Progress,
+    Resumption,
 )
 from intake.domain.rules import (
     MAX_PAGE_SIZE,
@@ -191,9 +192,54 @@ def test_an_assisting_department_never_moves_the_case() -> None:
 def test_backlog_stops_the_case_until_something_newer_happens() -> None:
     case = run(new_case(), at(1, S.DISPATCHED, "dept-a"), at(2, S.ACCEPTED, "dept-a"))
     assert apply_progress(case, at(5, S.BACKLOGGED), NOW)
-    assert not apply_progress(case, at(3, S.IN_PROGRESS, "dept-a"), NOW)  # before 挂账
+    apply_progress(case, at(3, S.IN_PROGRESS, "dept-a"), NOW)  # before 挂账
     assert case.state is S.BACKLOGGED
     assert apply_progress(case, at(9, S.CLOSED), NOW)
+
+
+def resumed(minutes: int, fallback: CaseState = S.DISPATCHED) -> Resumption:
+    return Resumption("case-1", T0 + timedelta(minutes=minutes), fallback)
+
+
+def test_resuming_restores_the_state_before_backlog() -> None:
+    case = run(new_case(), at(1, S.DISPATCHED, "dept-a"), at(2, S.ACCEPTED, "dept-a"))
+    run(case, at(5, S.BACKLOGGED))
+    assert not apply_signal(case, resumed(4), NOW)  # older than the 挂账
+    assert apply_signal(case, resumed(9), NOW)
+    assert (case.state, case.state_at) == (S.ACCEPTED, T0 + timedelta(minutes=9))
+    assert case.state_before_backlog is None
+    assert not apply_progress(case, at(5, S.BACKLOGGED), NOW)  # the 挂账 delivered again
+    assert not apply_signal(case, resumed(9), NOW)  # so is the resume
+    assert case.state is S.ACCEPTED
+    assert apply_progress(case, at(10, S.IN_PROGRESS, "dept-a"), NOW)
+
+
+def test_history_from_before_the_backlog_arriving_during_it_moves_what_resuming_restores() -> None:
+    case = run(new_case(), at(1, S.DISPATCHED, "dept-a"), at(5, S.BACKLOGGED))
+    assert case.state_before_backlog is S.DISPATCHED
+    assert apply_progress(case, at(3, S.IN_PROGRESS, "dept-a"), NOW)
+    assert not apply_progress(case, at(2, S.ACCEPTED, "dept-a"), NOW)  # older still
+    assert case.state is S.BACKLOGGED and case.state_before_backlog is S.IN_PROGRESS
+    run(case, resumed(9))
+    assert case.state is S.IN_PROGRESS
+
+
+def test_a_resume_of_a_case_not_in_backlog_changes_nothing() -> None:
+    case = run(new_case(), at(1, S.DISPATCHED, "dept-a"), at(2, S.ACCEPTED, "dept-a"))
+    assert not apply_signal(case, resumed(9), NOW)
+    run(case, at(5, S.BACKLOGGED), at(7, S.CLOSED))
+    assert not apply_signal(case, resumed(9), NOW) and case.state is S.CLOSED
+
+
+def test_without_a_kept_state_resuming_takes_the_one_dispatch_names() -> None:
+    case = run(new_case(), at(1, S.DISPATCHED, "dept-a"), at(3, S.RETURNED, "dept-a"))
+    run(case, ArbitrationRequest("case-1", T0 + timedelta(minutes=4)), at(5, S.BACKLOGGED))
+    assert not case.arbitration_requested
+    assert apply_signal(case, resumed(9), NOW)
+    assert case.state is S.RETURNED and case.arbitration_requested  # waiting for 仲裁 again
+    unknown = run(new_case(S.BACKLOGGED))  # backlogged before intake kept the state
+    run(unknown, resumed(9, S.UNROUTABLE))
+    assert unknown.state is S.UNROUTABLE
 
 
 def test_escalation_is_a_level_reset_by_a_newer_lead_dispatch() -> None:

@@ -32,6 +32,7 @@ from intake.domain.model import (
     Place,
     Progress,
     RejectReason,
+    Resumption,
 )
 from svckit.errors import PermanentError
 from svckit.messaging.envelope import IncomingEvent, unwrap, wrap
@@ -207,6 +208,27 @@ def test_escalation_and_arbitration_are_signals_not_states() -> None:
     assert raised == Escalation("case-1", 2, WHEN)
     event = incoming(dispatch.CaseArbitrationRequested(case_id="case-1"))
     assert signal_from(event) == ArbitrationRequest("case-1", event.time)
+
+
+@pytest.mark.parametrize(
+    ("state", "fallback"),
+    [
+        ("dispatched", CaseState.DISPATCHED),
+        ("unroutable", CaseState.UNROUTABLE),
+        ("arbitration", CaseState.RETURNED),
+        ("", CaseState.DISPATCHED),
+    ],
+)
+def test_a_resumed_case_names_the_state_dispatch_put_it_back_in(
+    state: str, fallback: CaseState
+) -> None:
+    resumed = dispatch.CaseResumed(case_id="case-1", resumed_at=stamp(WHEN), state=state)
+    assert signal_from(incoming(resumed)) == Resumption("case-1", WHEN, fallback)
+    later = WHEN + timedelta(days=1)
+    resumed.moved.add(dispatch_id="DSP-1", department_id="dept-a", deadline=stamp(later))
+    assert signal_from(incoming(resumed)) == Resumption(
+        "case-1", WHEN, fallback, (("dept-a", later),)
+    )
 
 
 def test_a_detection_carries_what_policy_and_fusion_need() -> None:

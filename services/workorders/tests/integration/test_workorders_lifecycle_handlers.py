@@ -268,6 +268,31 @@ async def test_an_extension_waits_for_dispatch_and_resumes_where_it_was(
         await deliver(sqlite_engine, unknown)
 
 
+async def test_resuming_from_backlog_moves_the_live_orders_deadlines_by_dispatch(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    first = await accepted_order(sqlite_engine)
+    redispatch = dispatch_events.CaseRedispatched(
+        dispatch=dispatched("D-2", "roads", attempt=2), previous_dispatch_id="D-1"
+    )
+    await deliver(sqlite_engine, redispatch)
+    await deliver(sqlite_engine, dispatched("D-3", "gas"))  # a live order the resume omits
+    later = DEADLINE + timedelta(days=3)
+    resumed = dispatch_events.CaseResumed(case_id="C-1", state="dispatched", suspended_hours=22.5)
+    for dispatch_id in ("D-1", "D-2", "D-404"):
+        resumed.moved.add(dispatch_id=dispatch_id, department_id="x", deadline=stamp(later))
+    await deliver(sqlite_engine, resumed)
+    await deliver(sqlite_engine, resumed, event_id="E-again")  # redelivered: the same deadlines
+    by_dispatch = {o.dispatch_id: o for o in await orders(sqlite_engine)}
+    assert (by_dispatch["D-1"].order_id, by_dispatch["D-1"].state) == (
+        first.order_id,
+        OrderState.CANCELLED,
+    )
+    assert by_dispatch["D-1"].deadline == DEADLINE  # a cancelled order keeps its deadline
+    assert (by_dispatch["D-2"].state, by_dispatch["D-2"].deadline) == (OrderState.CREATED, later)
+    assert by_dispatch["D-3"].deadline == DEADLINE
+
+
 async def test_a_rework_reopens_completed_orders_which_work_again(
     sqlite_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
 ) -> None:

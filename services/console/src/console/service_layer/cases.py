@@ -346,6 +346,18 @@ async def backlog(
     )
 
 
+async def resume(
+    console: Console, p: Principal, case_id: str, note: str, request_id: str = ""
+) -> Any:
+    """Out of 挂账: the same supervisors who backlog a case take it out again."""
+    p.require(Permission.BACKLOG)
+    return await call(
+        console.clients.dispatch.Resume,
+        dispatch_pb.ResumeRequest(request_id=_rid(request_id), case_id=case_id, note=note),
+        caller(p),
+    )
+
+
 QUEUES = {
     "unroutable": dispatch_pb.QUEUE_UNROUTABLE,
     "arbitration": dispatch_pb.QUEUE_ARBITRATION,

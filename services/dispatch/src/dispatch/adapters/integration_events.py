@@ -15,7 +15,7 @@ from cityops.dispatch.v1 import events_pb2
 from dispatch.domain.areas import Place
 from dispatch.domain.escalation import EscalationKind, Timer
 from dispatch.domain.model import Assignment, CaseFile, Role
-from dispatch.domain.oversight import Extension
+from dispatch.domain.oversight import Extension, Suspension
 
 URGENCY_NAMES: dict[int, str] = {
     common_pb2.URGENCY_IMMEDIATE: "immediate",
@@ -159,6 +159,36 @@ def case_backlogged(
         decided_by=actor,
         backlogged_at=timestamp(at),
         reason=case.reason,
+    )
+
+
+def case_resumed(
+    case: CaseFile,
+    suspension: Suspension,
+    suspended: timedelta,
+    moved: list[Assignment],
+    actor: common_pb2.Actor,
+) -> events_pb2.CaseResumed:
+    """Out of 挂账: the state the case is back in, and every share's new deadline.
+
+    ``suspended`` is the working time on the city's calendar; each share moved
+    by the working time on its own department's, hence the deadlines listed.
+    """
+    return events_pb2.CaseResumed(
+        case_id=case.case_id,
+        resumed_by=actor,
+        resumed_at=timestamp(suspension.resumed_at or case.updated_at),
+        suspended_hours=hours_of(suspended),
+        state=case.state.value,
+        moved=[
+            events_pb2.MovedDeadline(
+                dispatch_id=a.dispatch_id,
+                department_id=a.department_id,
+                deadline=timestamp(a.deadline),
+            )
+            for a in moved
+        ],
+        note=suspension.note,
     )
 
 

@@ -23,7 +23,7 @@ from dispatch.adapters.messages import (
 from dispatch.domain import commands
 from dispatch.domain.model import Role
 from dispatch.domain.oversight import ArbitrationOutcome
-from dispatch.service_layer import catalogue, clocks, queues, returns, routing
+from dispatch.service_layer import catalogue, clocks, queues, retiming, returns, routing
 from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from svckit.errors import InvalidArgumentError
@@ -158,6 +158,12 @@ class DispatchServicer(pb_grpc.DispatchServiceServicer):
     ) -> pb.BacklogResponse:
         cmd = commands.Backlog(request.request_id, request.case_id, request.reason)
         return await clocks.backlog_case(cmd, _caller(context), self._uow(), self._ctx)
+
+    async def Resume(  # noqa: N802 (gRPC method name)
+        self, request: pb.ResumeRequest, context: Any
+    ) -> pb.ResumeResponse:
+        cmd = commands.Resume(request.request_id, request.case_id, request.note)
+        return await retiming.resume_case(cmd, _caller(context), self._uow(), self._ctx)
 
     async def ListQueue(  # noqa: N802 (gRPC method name)
         self, request: pb.ListQueueRequest, context: Any

@@ -12,17 +12,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
+from cityops.dispatch.v1 import dispatch_service_pb2 as pb
 from cityops.intake.v1 import events_pb2 as intake_events
 from cityops.workorders.v1 import events_pb2 as workorder_events
 from dispatch.adapters import integration_events as ie
+from dispatch.adapters.messages import assignment_message
 from dispatch.domain import commands
 from dispatch.domain.escalation import TimerStatus, current_cycle, replan
 from dispatch.domain.matrix import ResponsibilityMatrix
 from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
-from dispatch.domain.oversight import Suspension, after_suspension, resume
+from dispatch.domain.oversight import after_suspension, resume
 from dispatch.domain.permissions import SUPERVISORS, require_request_id, require_role
 from dispatch.domain.retiming import allowance, retimed
 from dispatch.domain.stages import Stage, lookup
@@ -35,34 +36,28 @@ from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from svckit.errors import NotFoundError, PermanentError
 from svckit.grpc.identity import Caller
 from svckit.logging import get_logger
+from svckit.messaging.subjects import CASE_RESUMED
 
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class Resumed:
-    """What resuming did: the 挂账 record closed, and the shares whose deadlines moved."""
-
-    case: CaseFile
-    suspension: Suspension
-    moved: list[Assignment] = field(default_factory=list)
-
-
 async def resume_case(
     cmd: commands.Resume, caller: Caller, uow: DispatchUnitOfWork, ctx: DispatchContext
-) -> Resumed:
-    """A supervisor takes a case out of 挂账; its clocks run again from where they stopped."""
+) -> pb.ResumeResponse:
+    """A supervisor takes a case out of 挂账; its clocks run again from where they stopped.
+
+    ``CaseResumed`` goes out in the same transaction, so workorders moves its
+    orders' deadlines exactly when dispatch moved the shares'.
+    """
     require_request_id(cmd.request_id)
     require_role(caller.role, SUPERVISORS, "resuming a case from 挂账")
     async with uow:
+        prior = await uow.seen("grpc:Resume", cmd.request_id)
+        if prior is not None:
+            return pb.ResumeResponse.FromString(prior.result or b"")
         case = await uow.cases.get(cmd.case_id, for_update=True)
         if case is None:
             raise NotFoundError(f"dispatch has no case {cmd.case_id!r}")
-        prior = await uow.seen("grpc:Resume", cmd.request_id)
-        if prior is not None:
-            done = await uow.suspensions.get((prior.result or b"").decode())
-            if done is not None:
-                return Resumed(case, done)
         with action_span("dispatch.resume", case.case_id, case.origin_traceparent):
             now = ctx.clock.now()
             suspension = resume(
@@ -91,16 +86,26 @@ async def resume_case(
                     await uow.timers.save(timer)
             await uow.suspensions.save(suspension)
             await uow.cases.save(case)
-            uow.remember("grpc:Resume", cmd.request_id, suspension.suspension_id.encode())
+            suspended = ctx.calendar().between(since, now)
+            event = ie.case_resumed(case, suspension, suspended, moved, caller.to_actor())
+            uow.publish(event, subject=CASE_RESUMED, case_id=case.case_id)
+            response = pb.ResumeResponse(
+                case_id=case.case_id,
+                state=case.state.value,
+                resumed_at=ie.timestamp(now),
+                moved=[assignment_message(a) for a in moved],
+            )
+            uow.remember("grpc:Resume", cmd.request_id, response.SerializeToString())
             await uow.commit()
     log.info(
         "case resumed from 挂账",
         case_id=case.case_id,
         state=case.state.value,
         suspended_since=since.isoformat(),
+        suspension_id=suspension.suspension_id,
         user_id=caller.user_id,
     )
-    return Resumed(case, suspension, moved)
+    return response
 
 
 async def on_reopened(

@@ -28,6 +28,7 @@ from intake.domain.model import (
     Evidence,
     Place,
     Progress,
+    Resumption,
 )
 from svckit.errors import PermanentError
 from svckit.messaging.envelope import IncomingEvent
@@ -123,6 +124,13 @@ def _assisting(m: Message) -> bool:
     )
 
 
+# Dispatch's state of a resumed case → intake's (an arbitration waits as RETURNED, flagged).
+RESUMED_STATES = {
+    "dispatched": CaseState.DISPATCHED,
+    "unroutable": CaseState.UNROUTABLE,
+    "arbitration": CaseState.RETURNED,
+}
+
 # (event type, state it reports, its own time field, is it a department's work order)
 _SIMPLE: list[tuple[type[Message], CaseState, str, bool]] = [
     (dispatch_events.CaseUnroutable, CaseState.UNROUTABLE, "", False),
@@ -149,6 +157,16 @@ def signal_from(event: IncomingEvent) -> CaseSignal | None:
         return Escalation(m.case_id or event.case_id, m.level, _when(m, "escalated_at", at))
     if isinstance(m, dispatch_events.CaseArbitrationRequested):
         return ArbitrationRequest(m.case_id or event.case_id, at)
+    if isinstance(m, dispatch_events.CaseResumed):
+        fallback = RESUMED_STATES.get(m.state, CaseState.DISPATCHED)
+        deadlines = tuple(
+            (moved.department_id, _when(moved, "deadline", at))
+            for moved in m.moved
+            if moved.HasField("deadline")
+        )
+        return Resumption(
+            m.case_id or event.case_id, _when(m, "resumed_at", at), fallback, deadlines
+        )
     for kind, target, time_field, by_department in _SIMPLE:
         if isinstance(m, kind):
             return Progress(

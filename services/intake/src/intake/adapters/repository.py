@@ -56,6 +56,10 @@ def _columns(case: Case) -> dict[str, Any]:
         "escalation_level": case.escalation_level,
         "escalated_at": case.escalated_at,
         "arbitration_requested_at": case.arbitration_requested_at,
+        "state_before_backlog": case.state_before_backlog.value
+        if case.state_before_backlog
+        else "",
+        "state_before_backlog_at": case.state_before_backlog_at,
         "reject_reason": case.reject_reason.value if case.reject_reason else "",
         "duplicate_of": case.duplicate_of,
         "triage_note": case.triage_note,
@@ -91,6 +95,10 @@ def _to_case(row: CaseRow, links: Sequence[DetectionLink] = ()) -> Case:
         escalation_level=row.escalation_level,
         escalated_at=row.escalated_at,
         arbitration_requested_at=row.arbitration_requested_at,
+        state_before_backlog=CaseState(row.state_before_backlog)
+        if row.state_before_backlog
+        else None,
+        state_before_backlog_at=row.state_before_backlog_at,
         reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
         duplicate_of=row.duplicate_of,
         triage_note=row.triage_note,

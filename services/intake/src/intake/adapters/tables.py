@@ -48,6 +48,9 @@ class CaseRow(SQLModel, table=True):
     escalation_level: int = 0
     escalated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     arbitration_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # In 挂账: the state before it ("" when not in 挂账), which resuming restores.
+    state_before_backlog: str = Field(default="", max_length=16)
+    state_before_backlog_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     reject_reason: str = ""
     duplicate_of: str = ""
     triage_note: str = ""

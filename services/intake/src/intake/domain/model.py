@@ -121,6 +121,9 @@ class Case:
     escalated_at: datetime | None = None
     # Dispatch asked for an arbitration (returns exhausted the catalogue) at this time.
     arbitration_requested_at: datetime | None = None
+    # While in 挂账: the state (and its time) the case stood in, which resuming restores.
+    state_before_backlog: CaseState | None = None
+    state_before_backlog_at: datetime | None = None
     reject_reason: RejectReason | None = None
     duplicate_of: str = ""
     triage_note: str = ""
@@ -186,7 +189,22 @@ class ArbitrationRequest:
     occurred_at: datetime
 
 
-CaseSignal = Progress | Escalation | ArbitrationRequest
+@dataclass(frozen=True)
+class Resumption:
+    """Dispatch took the case out of 挂账 (``CaseResumed``).
+
+    `fallback` is the state dispatch says it is back in, for a case whose
+    state before 挂账 intake did not record; `deadlines` are the moved
+    deadlines by department (the lead's is the case's).
+    """
+
+    case_id: str
+    occurred_at: datetime
+    fallback: CaseState
+    deadlines: tuple[tuple[str, datetime], ...] = ()
+
+
+CaseSignal = Progress | Escalation | ArbitrationRequest | Resumption
 """Anything another service tells intake about a case it filed."""
 
 

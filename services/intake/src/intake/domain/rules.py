@@ -20,6 +20,11 @@ reached (`state_at`):
 This relies on the services' clocks agreeing to well under the time between two
 people's actions on one case (NTP), which the deployment guarantees.
 
+挂账 (BACKLOGGED) keeps the state the case stood in before it; a report older
+than the 挂账 that arrives during it moves that kept state (it is history of
+before), and `CaseResumed` puts the case back in it. A resume of a case that
+is not in 挂账 changes nothing (what moved it out is newer).
+
 Dispatch facts (lead department, deadline) follow the newest dispatch even when
 the state has already moved past DISPATCHED, so a case accepted before its
 dispatch event arrived still learns who leads it. 督办 is a level on the case,
@@ -41,6 +46,7 @@ from intake.domain.model import (
     DispatchFacts,
     Escalation,
     Progress,
+    Resumption,
 )
 from svckit.errors import InvalidArgumentError
 
@@ -72,7 +78,11 @@ def _newer(when: datetime, than: datetime | None) -> bool:
 
 def moves_to(case: Case, progress: Progress) -> bool:
     """Whether `progress` moves the case's state (a decision only; nothing changes)."""
-    current, target = case.state, progress.target
+    return _moves(case, case.state, case.state_at, progress)
+
+
+def _moves(case: Case, current: CaseState, current_at: datetime | None, progress: Progress) -> bool:
+    target = progress.target
     if current in FINAL or current not in RANK or target not in RANK:
         return False
     if current is S.VERIFIED and target is not S.CLOSED:
@@ -81,9 +91,9 @@ def moves_to(case: Case, progress: Progress) -> bool:
         return False
     if progress.from_department and speaks_for_others(case, progress.department_id):
         return False
-    if case.state_at is None or progress.occurred_at > case.state_at:
+    if current_at is None or progress.occurred_at > current_at:
         return True
-    return progress.occurred_at == case.state_at and RANK[target] > RANK[current]
+    return progress.occurred_at == current_at and RANK[target] > RANK[current]
 
 
 def speaks_for_others(case: Case, department_id: str) -> bool:
@@ -132,12 +142,46 @@ def apply_progress(case: Case, progress: Progress, now: datetime) -> bool:
     if progress.dispatch is not None:
         changed = _record_dispatch(case, progress.dispatch, progress.occurred_at, progress)
     if moves_to(case, progress):
+        if progress.target is S.BACKLOGGED and case.state is not S.BACKLOGGED:
+            case.state_before_backlog, case.state_before_backlog_at = case.state, case.state_at
+        elif progress.target is not S.BACKLOGGED:
+            case.state_before_backlog = case.state_before_backlog_at = None
         case.state = progress.target
         case.state_at = progress.occurred_at
+        changed = True
+    elif _moves_before_backlog(case, progress):
+        case.state_before_backlog = progress.target
+        case.state_before_backlog_at = progress.occurred_at
         changed = True
     if changed:
         case.updated_at = now
     return changed
+
+
+def _moves_before_backlog(case: Case, progress: Progress) -> bool:
+    """A report from before the 挂账, arriving during it: it moves the state resuming restores."""
+    before = case.state_before_backlog
+    if case.state is not S.BACKLOGGED or before is None or progress.target is S.BACKLOGGED:
+        return False
+    if case.state_at is not None and progress.occurred_at >= case.state_at:
+        return False
+    return _moves(case, before, case.state_before_backlog_at, progress)
+
+
+def apply_resumption(case: Case, resumption: Resumption, now: datetime) -> bool:
+    """Out of 挂账: back to the state kept from before it (or the one dispatch names)."""
+    if case.state is not S.BACKLOGGED:
+        return False
+    if case.state_at is not None and resumption.occurred_at <= case.state_at:
+        return False
+    case.state = case.state_before_backlog or resumption.fallback
+    for department_id, deadline in resumption.deadlines:
+        if department_id == case.lead_department_id:
+            case.deadline = deadline
+    case.state_at = resumption.occurred_at
+    case.state_before_backlog = case.state_before_backlog_at = None
+    case.updated_at = now
+    return True
 
 
 def apply_escalation(case: Case, escalation: Escalation, now: datetime) -> bool:
@@ -171,6 +215,8 @@ def apply_signal(case: Case, signal: CaseSignal, now: datetime) -> bool:
         return apply_progress(case, signal, now)
     if isinstance(signal, Escalation):
         return apply_escalation(case, signal, now)
+    if isinstance(signal, Resumption):
+        return apply_resumption(case, signal, now)
     return apply_arbitration(case, signal, now)
 
 

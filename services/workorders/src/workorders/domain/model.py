@@ -18,7 +18,7 @@ from svckit.errors import FailedPreconditionError, InvalidArgumentError, NotFoun
 from workorders.domain import rules
 from workorders.domain.evidence import EvidenceItem, is_store_uri, missing_evidence
 from workorders.domain.rules import ReturnReason
-from workorders.domain.states import Action, OrderRole, OrderState, transition
+from workorders.domain.states import LIVE, Action, OrderRole, OrderState, transition
 from workorders.domain.values import Evidence, Place
 
 __all__ = [
@@ -235,6 +235,16 @@ class WorkOrder:
         self.state = transition(self.state, Action.CANCEL)
         self.extension = None
         self.cancelled_at, self.cancel_reason = now, reason
+
+    def move_deadline(self, deadline: datetime) -> bool:
+        """Dispatch moved this share's deadline (out of 挂账); True when a live order took it.
+
+        A completed, returned or cancelled order keeps the deadline it was judged by.
+        """
+        if self.state not in LIVE or self.deadline == deadline:
+            return False
+        self.deadline = deadline
+        return True
 
     def escalate(self, level: int, now: datetime) -> bool:
         """督办 raised on this order; True when it is a new, higher level."""

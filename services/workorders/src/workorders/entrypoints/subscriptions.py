@@ -12,6 +12,7 @@ from svckit.messaging.subjects import (
     CASE_DISPATCHED,
     CASE_ESCALATED,
     CASE_REDISPATCHED,
+    CASE_RESUMED,
     CASE_REWORK,
     EXTENSION_DECIDED,
 )
@@ -36,7 +37,13 @@ def subscriptions(notifier: Notifier) -> tuple[Subscription, ...]:
         Subscription(
             "dispatch",
             _bind(handlers.on_dispatch_event, notifier),
-            (CASE_DISPATCHED, CASE_REDISPATCHED, CASE_ESCALATED, EXTENSION_DECIDED),
+            (
+                CASE_DISPATCHED,
+                CASE_REDISPATCHED,
+                CASE_ESCALATED,
+                EXTENSION_DECIDED,
+                CASE_RESUMED,
+            ),
         ),
         Subscription("audit", _bind(handlers.on_audit_event, notifier), (CASE_REWORK,)),
     )

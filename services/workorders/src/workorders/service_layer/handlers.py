@@ -1,5 +1,6 @@
 """What other services' events do to orders: dispatches and re-dispatches
-create them, 督办 escalations and extension decisions update them, a failed
+create them, 督办 escalations, extension decisions and resuming from 挂账
+update them, a failed
 verification (返工) reopens them. Each runs in the pull worker's transaction
 (which also holds the inbox row); handlers never commit.
 
@@ -48,6 +49,8 @@ async def on_dispatch_event(
         await on_case_escalated(msg, uow, notifier)
     elif isinstance(msg, dispatch_events.ExtensionDecided):
         await on_extension_decided(msg, uow)
+    elif isinstance(msg, dispatch_events.CaseResumed):
+        await on_case_resumed(msg, uow)
     else:
         raise PermanentError(f"workorders cannot handle {event.type} from dispatch")
 
@@ -193,6 +196,29 @@ async def on_extension_decided(
         approved=msg.approved,
         state=order.state.value,
     )
+
+
+async def on_case_resumed(msg: dispatch_events.CaseResumed, uow: WorkOrdersUnitOfWork) -> None:
+    """Out of 挂账: each live order of a moved share takes its new deadline (by dispatch id)."""
+    for moved in msg.moved:
+        deadline = ie.timestamp_or_none(moved, "deadline")
+        order = await uow.orders.get_by_dispatch(moved.dispatch_id) if moved.dispatch_id else None
+        if order is None or deadline is None:
+            log.warning(
+                "resumed deadline for a dispatch without an order",
+                case_id=msg.case_id,
+                dispatch_id=moved.dispatch_id,
+            )
+            continue
+        if not order.move_deadline(deadline):
+            continue
+        await uow.orders.save(order)
+        log.info(
+            "work order deadline moved: case resumed from 挂账",
+            case_id=order.case_id,
+            order_id=order.order_id,
+            deadline=deadline.isoformat(),
+        )
 
 
 async def on_audit_event(

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class DispatchServiceStub:
     """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
-    manual dispatch, arbitration, extensions and 挂账.
+    manual dispatch, arbitration, extensions, 挂账 and resuming from it.
     """
 
     def __init__(self, channel):
@@ -81,6 +81,11 @@ class DispatchServiceStub:
                 request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogRequest.SerializeToString,
                 response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogResponse.FromString,
                 _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/cityops.dispatch.v1.DispatchService/Resume',
+                request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ResumeRequest.SerializeToString,
+                response_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ResumeResponse.FromString,
+                _registered_method=True)
         self.ListQueue = channel.unary_unary(
                 '/cityops.dispatch.v1.DispatchService/ListQueue',
                 request_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueRequest.SerializeToString,
@@ -90,7 +95,7 @@ class DispatchServiceStub:
 
 class DispatchServiceServicer:
     """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
-    manual dispatch, arbitration, extensions and 挂账.
+    manual dispatch, arbitration, extensions, 挂账 and resuming from it.
     """
 
     def WhoWouldReceive(self, request, context):
@@ -155,6 +160,14 @@ class DispatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Resume(self, request, context):
+        """Takes a case out of 挂账: back to the state it was suspended from, every deadline later by
+        the working time spent in 挂账; supervisor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListQueue(self, request, context):
         """What waits for the operations centre: unroutable cases, arbitrations, extensions.
         """
@@ -210,6 +223,11 @@ def add_DispatchServiceServicer_to_server(servicer, server):
                     request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogRequest.FromString,
                     response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogResponse.SerializeToString,
             ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ResumeRequest.FromString,
+                    response_serializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ResumeResponse.SerializeToString,
+            ),
             'ListQueue': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQueue,
                     request_deserializer=cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ListQueueRequest.FromString,
@@ -225,7 +243,7 @@ def add_DispatchServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class DispatchService:
     """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
-    manual dispatch, arbitration, extensions and 挂账.
+    manual dispatch, arbitration, extensions, 挂账 and resuming from it.
     """
 
     @staticmethod
@@ -461,6 +479,33 @@ class DispatchService:
             '/cityops.dispatch.v1.DispatchService/Backlog',
             cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogRequest.SerializeToString,
             cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.BacklogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityops.dispatch.v1.DispatchService/Resume',
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ResumeRequest.SerializeToString,
+            cityops_dot_dispatch_dot_v1_dot_dispatch__service__pb2.ResumeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,7 +28,7 @@ GRPC_VERSION: str
 
 class DispatchServiceStub:
     """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
-    manual dispatch, arbitration, extensions and 挂账.
+    manual dispatch, arbitration, extensions, 挂账 and resuming from it.
     """
 
     @_typing.overload
@@ -52,13 +52,17 @@ class DispatchServiceStub:
     """Approves or denies a requested extension (延期); supervisor."""
     Backlog: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.BacklogRequest, _dispatch_service_pb2.BacklogResponse]
     """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor."""
+    Resume: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.ResumeRequest, _dispatch_service_pb2.ResumeResponse]
+    """Takes a case out of 挂账: back to the state it was suspended from, every deadline later by
+    the working time spent in 挂账; supervisor.
+    """
     ListQueue: _grpc.UnaryUnaryMultiCallable[_dispatch_service_pb2.ListQueueRequest, _dispatch_service_pb2.ListQueueResponse]
     """What waits for the operations centre: unroutable cases, arbitrations, extensions."""
 
 @_typing.type_check_only
 class DispatchServiceAsyncStub(DispatchServiceStub):
     """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
-    manual dispatch, arbitration, extensions and 挂账.
+    manual dispatch, arbitration, extensions, 挂账 and resuming from it.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -79,12 +83,16 @@ class DispatchServiceAsyncStub(DispatchServiceStub):
     """Approves or denies a requested extension (延期); supervisor."""
     Backlog: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.BacklogRequest, _dispatch_service_pb2.BacklogResponse]  # type: ignore[assignment]
     """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor."""
+    Resume: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.ResumeRequest, _dispatch_service_pb2.ResumeResponse]  # type: ignore[assignment]
+    """Takes a case out of 挂账: back to the state it was suspended from, every deadline later by
+    the working time spent in 挂账; supervisor.
+    """
     ListQueue: _aio.UnaryUnaryMultiCallable[_dispatch_service_pb2.ListQueueRequest, _dispatch_service_pb2.ListQueueResponse]  # type: ignore[assignment]
     """What waits for the operations centre: unroutable cases, arbitrations, extensions."""
 
 class DispatchServiceServicer(metaclass=_abc_1.ABCMeta):
     """Dispatch: responsibility look-ups and decisions, the catalogue's administration,
-    manual dispatch, arbitration, extensions and 挂账.
+    manual dispatch, arbitration, extensions, 挂账 and resuming from it.
     """
 
     @_abc_1.abstractmethod
@@ -157,6 +165,16 @@ class DispatchServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_dispatch_service_pb2.BacklogResponse, _abc.Awaitable[_dispatch_service_pb2.BacklogResponse]]:
         """挂账: acknowledges a case as unsolvable for now and stops its clock; supervisor."""
+
+    @_abc_1.abstractmethod
+    def Resume(
+        self,
+        request: _dispatch_service_pb2.ResumeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatch_service_pb2.ResumeResponse, _abc.Awaitable[_dispatch_service_pb2.ResumeResponse]]:
+        """Takes a case out of 挂账: back to the state it was suspended from, every deadline later by
+        the working time spent in 挂账; supervisor.
+        """
 
     @_abc_1.abstractmethod
     def ListQueue(

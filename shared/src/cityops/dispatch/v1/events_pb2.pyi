@@ -323,6 +323,82 @@ class CaseBacklogged(_message.Message):
 Global___CaseBacklogged: _TypeAlias = CaseBacklogged  # noqa: Y015
 
 @_typing.final
+class CaseResumed(_message.Message):
+    """Published on cityops.dispatch.case.resumed when a supervisor takes a case out of 挂账."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    RESUMED_BY_FIELD_NUMBER: _builtins.int
+    RESUMED_AT_FIELD_NUMBER: _builtins.int
+    SUSPENDED_HOURS_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    MOVED_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    suspended_hours: _builtins.float
+    """Working hours (on the city's calendar) the case spent in 挂账. Each share moved by the
+    working time on its own department's calendar, which can differ: see moved.
+    """
+    state: _builtins.str
+    """The state the case is back in: dispatched, unroutable or arbitration."""
+    note: _builtins.str
+    @_builtins.property
+    def resumed_by(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def resumed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def moved(self) -> _containers.RepeatedCompositeFieldContainer[Global___MovedDeadline]:
+        """The active shares, each with its new deadline."""
+
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        resumed_by: _common_pb2.Actor | None = ...,
+        resumed_at: _timestamp_pb2.Timestamp | None = ...,
+        suspended_hours: _builtins.float = ...,
+        state: _builtins.str = ...,
+        moved: _abc.Iterable[Global___MovedDeadline] | None = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resumed_at", b"resumed_at", "resumed_by", b"resumed_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "moved", b"moved", "note", b"note", "resumed_at", b"resumed_at", "resumed_by", b"resumed_by", "state", b"state", "suspended_hours", b"suspended_hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseResumed: _TypeAlias = CaseResumed  # noqa: Y015
+
+@_typing.final
+class MovedDeadline(_message.Message):
+    """One department's share whose deadline moved when its case resumed from 挂账."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPATCH_ID_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    dispatch_id: _builtins.str
+    department_id: _builtins.str
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        dispatch_id: _builtins.str = ...,
+        department_id: _builtins.str = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MovedDeadline: _TypeAlias = MovedDeadline  # noqa: Y015
+
+@_typing.final
 class CaseUnroutable(_message.Message):
     """Published on cityops.dispatch.case.unroutable when no rule covers a case."""
 

@@ -170,7 +170,7 @@
     source.onerror = function () { if (live) { live.className = "live off"; live.title = t("offline"); } };
     source.onmessage = refreshSoon;
     ["CaseFiled", "CaseRejected", "CaseMerged", "CaseReclassified", "CaseUrgencyChanged", "CaseCorroborated",
-     "CaseDispatched", "CaseRedispatched", "CaseUnroutable", "CaseEscalated", "CaseBacklogged",
+     "CaseDispatched", "CaseRedispatched", "CaseUnroutable", "CaseEscalated", "CaseBacklogged", "CaseResumed",
      "CaseArbitrationRequested", "ExtensionDecided", "WorkOrderCreated", "WorkOrderAccepted",
      "WorkOrderReturned", "WorkOrderProgressed", "WorkOrderExtensionRequested", "WorkOrderCompleted",
      "WorkOrderReopened", "CaseVerified", "CaseRework", "CaseClosed", "Resync"].forEach(function (kind) {

@@ -260,6 +260,15 @@ async def backlog(request: Request, who: Who, case_id: str, body: BacklogBody) -
     return as_json(reply)
 
 
+@router.post(
+    "/cases/{case_id}/resume",
+    summary="Out of 挂账: back to its state, deadlines later by the time in 挂账",
+)
+async def resume(request: Request, who: Who, case_id: str, body: NoteBody) -> dict[str, Any]:
+    reply = await cases.resume(web(request).console, who, case_id, body.note, body.request_id)
+    return as_json(reply)
+
+
 @router.post("/extensions/{extension_id}/decision", summary="Approve or deny an extension (延期)")
 async def decide_extension(
     request: Request, who: Who, extension_id: str, body: ExtensionDecisionBody
