@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from audit.domain import rules
+from audit.domain.case_history import CaseHistory, CaseStep, Step
 from audit.domain.model import CaseEffect, CaseRecord, CaseStatus, EventFacts, Party, Verification
 from svckit.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 
@@ -167,6 +168,18 @@ def test_a_backlogged_case_dispatched_again_is_open_and_a_closed_one_stays_close
     assert case.status is CaseStatus.CLOSED
 
 
+def test_a_resumed_case_is_open_and_no_longer_closable_as_backlogged() -> None:
+    case = CaseRecord("C-3")
+    rules.apply_event(case, facts(CaseEffect.BACKLOGGED))
+    assert case.status is CaseStatus.BACKLOGGED
+    rules.apply_event(case, facts(CaseEffect.RESUMED))
+    assert case.status is CaseStatus.OPEN
+    with pytest.raises(FailedPreconditionError, match="closes only a backlogged case"):
+        rules.close(case, OPERATOR, reason_code="BACKLOGGED", at=NOW)
+    rules.apply_event(case, facts(CaseEffect.RESUMED))  # a resume of an open case changes nothing
+    assert case.status is CaseStatus.OPEN
+
+
 def test_a_completion_remembers_when_and_who() -> None:
     case = CaseRecord("C-1")
     done = facts(CaseEffect.COMPLETED, actor_user_id="u-d01", actor_department_id="D01")
@@ -174,3 +187,11 @@ def test_a_completion_remembers_when_and_who() -> None:
     assert case.completed_at == NOW and case.disposers == [Party("u-d01", "D01")]
     verify(case, INSPECTOR)
     assert not rules.apply_event(case, done)
+
+
+def test_evaluation_history_forgets_a_backlog_once_resumed() -> None:
+    history = CaseHistory("C-4")
+    history.apply(CaseStep("C-4", Step.BACKLOGGED, NOW, 1))
+    assert history.ended_without_disposal == "BACKLOGGED"
+    history.apply(CaseStep("C-4", Step.RESUMED, NOW, 2))
+    assert history.ended_without_disposal == ""

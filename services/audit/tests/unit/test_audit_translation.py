@@ -13,6 +13,7 @@ from audit.adapters.unknown_types import ensure_decodable, is_placeholder
 from audit.domain.model import Party, Verification
 from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.common.v1 import common_pb2
+from cityops.console.v1 import events_pb2 as console_events
 from cityops.detection.v1 import detection_pb2
 from cityops.detection.v1 import events_pb2 as detection_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
@@ -184,6 +185,19 @@ def summary_of(message: Message) -> str:
         (dispatch_events.ExtensionDecided(approved=False), "延期驳回"),
         (dispatch_events.CaseArbitrationRequested(), "提请仲裁（退单已穷尽责任单位）"),
         (dispatch_events.CaseBacklogged(reason="待地铁施工结束"), "挂账：待地铁施工结束"),
+        (
+            dispatch_events.CaseResumed(suspended_hours=30, note="产权已查明"),
+            "恢复办理（挂账 30 工作小时）：产权已查明",
+        ),
+        (dispatch_events.CaseResumed(), "恢复办理"),
+        (workorder_events.WorkOrderCancelled(), "工单撤销（改派）"),
+        (
+            console_events.AccountChanged(
+                change=console_events.ACCOUNT_CHANGE_DEACTIVATED, user_id="dept-D01"
+            ),
+            "停用账号：dept-D01",
+        ),
+        (console_events.DepartmentCreated(department_id="D09"), "新增部门"),
         (
             intake_events.CaseRejected(reason=case_pb2.REJECT_REASON_FALSE_ALARM),
             "不予立案：误报",

@@ -50,6 +50,7 @@ EFFECTS = {
     "cityops.intake.v1.CaseRejected": CaseEffect.REJECTED,
     "cityops.intake.v1.CaseMerged": CaseEffect.MERGED,
     "cityops.dispatch.v1.CaseBacklogged": CaseEffect.BACKLOGGED,
+    "cityops.dispatch.v1.CaseResumed": CaseEffect.RESUMED,
     "cityops.dispatch.v1.CaseDispatched": CaseEffect.DISPATCHED,
     "cityops.dispatch.v1.CaseRedispatched": CaseEffect.DISPATCHED,
 }

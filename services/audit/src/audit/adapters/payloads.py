@@ -27,6 +27,7 @@ STEP_OF_TYPE = {
     REDISPATCHED: Step.DISPATCHED,
     "cityops.dispatch.v1.ExtensionDecided": Step.EXTENSION_APPROVED,
     "cityops.dispatch.v1.CaseBacklogged": Step.BACKLOGGED,
+    "cityops.dispatch.v1.CaseResumed": Step.RESUMED,
     "cityops.workorders.v1.WorkOrderCompleted": Step.COMPLETED,
     "cityops.audit.v1.CaseRework": Step.REWORK,
     "cityops.audit.v1.CaseClosed": Step.CLOSED,

@@ -60,6 +60,15 @@ FIXED = {
     "cityops.workorders.v1.WorkOrderReopened": "工单重开（返工）",
     "cityops.intake.v1.CaseUrgencyChanged": "调整紧急程度",
     "cityops.dispatch.v1.CaseArbitrationRequested": "提请仲裁（退单已穷尽责任单位）",
+    "cityops.workorders.v1.WorkOrderCancelled": "工单撤销（改派）",
+    "cityops.console.v1.DepartmentCreated": "新增部门",
+}
+ACCOUNT_CHANGES = {
+    "CREATED": "新建账号",
+    "UPDATED": "变更账号角色或部门",
+    "PASSWORD_RESET": "重置账号密码",
+    "DEACTIVATED": "停用账号",
+    "REACTIVATED": "启用账号",
 }
 
 
@@ -83,6 +92,8 @@ class Summaries:
             "cityops.dispatch.v1.CaseEscalated": _escalated,
             "cityops.dispatch.v1.ExtensionDecided": _extension_decided,
             "cityops.dispatch.v1.CaseBacklogged": _with_reason("挂账"),
+            "cityops.dispatch.v1.CaseResumed": _resumed,
+            "cityops.console.v1.AccountChanged": _account_changed,
             "cityops.workorders.v1.WorkOrderCreated": _created,
             "cityops.workorders.v1.WorkOrderCompleted": _with_evidence("处置完成"),
             "cityops.workorders.v1.WorkOrderProgressed": _with_evidence("处置进展"),
@@ -177,6 +188,18 @@ def _extension_requested(m: Message) -> str:
 def _closed(m: Message) -> str:
     reason = CLOSE_REASON_ZH.get(str(field(m, "reason_code")).upper())
     return "结案" + (f"（{reason}）" if reason else "")
+
+
+def _resumed(m: Message) -> str:
+    hours = field(m, "suspended_hours")
+    note = field(m, "note")
+    text = f"恢复办理（挂账 {hours:g} 工作小时）" if hours else "恢复办理"
+    return f"{text}：{note}" if note else text
+
+
+def _account_changed(m: Message) -> str:
+    change = ACCOUNT_CHANGES.get(enum_suffix(m, "change"), "账号变更")
+    return f"{change}：{field(m, 'user_id')}"
 
 
 def _with_reason(text: str) -> Callable[[Message], str]:

@@ -21,6 +21,7 @@ class Step(StrEnum):
     DISPATCHED = "dispatched"
     EXTENSION_APPROVED = "extension_approved"
     BACKLOGGED = "backlogged"
+    RESUMED = "resumed"
     COMPLETED = "completed"
     REWORK = "rework"
     CLOSED = "closed"
@@ -126,6 +127,10 @@ def _backlogged(h: CaseHistory, _s: CaseStep) -> None:
     h.backlogged = True
 
 
+def _resumed(h: CaseHistory, _s: CaseStep) -> None:
+    h.backlogged = False
+
+
 def _completed(h: CaseHistory, s: CaseStep) -> None:
     if s.lead:
         h.completions.append(s.at)
@@ -146,6 +151,7 @@ _APPLY = {
     Step.DISPATCHED: _dispatched,
     Step.EXTENSION_APPROVED: _extended,
     Step.BACKLOGGED: _backlogged,
+    Step.RESUMED: _resumed,
     Step.COMPLETED: _completed,
     Step.REWORK: _rework,
     Step.CLOSED: _closed,

@@ -18,6 +18,8 @@ class CaseEffect(StrEnum):
     MERGED = "merged"
     BACKLOGGED = "backlogged"
     DISPATCHED = "dispatched"
+    # Taken out of 挂账 (dispatch's Resume): open again, no longer closable as BACKLOGGED.
+    RESUMED = "resumed"
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,11 @@ def apply_event(case: CaseRecord, facts: EventFacts) -> bool:
         case.completed_at = facts.occurred_at
     elif facts.effect in _STATUS_OF_EFFECT and case.status is not CaseStatus.CLOSED:
         case.status = _STATUS_OF_EFFECT[facts.effect]
-    elif facts.effect is CaseEffect.DISPATCHED and case.status is CaseStatus.BACKLOGGED:
-        case.status = CaseStatus.OPEN  # taken out of 挂账 and sent to a department again
+    elif (
+        facts.effect in (CaseEffect.DISPATCHED, CaseEffect.RESUMED)
+        and case.status is CaseStatus.BACKLOGGED
+    ):
+        case.status = CaseStatus.OPEN  # taken out of 挂账: resumed, or sent to a department again
     return True
 
 
