@@ -40,7 +40,9 @@ async def bootstrap(settings: WorkOrdersSettings) -> ServiceRuntime[WorkOrdersUn
 
     runtime = ServiceRuntime(NAME, settings, WorkOrdersUnitOfWork, migrations=MIGRATIONS)
     await runtime.start_infrastructure()
-    store = await NatsEvidenceStore.open(runtime.js, settings.evidence_bucket)
+    store = await NatsEvidenceStore.open(
+        runtime.js, settings.evidence_bucket, replicas=settings.stream_replicas
+    )
     evidence_rules = EvidenceRules(
         store=store,
         policy=settings.evidence_policy(),

@@ -32,15 +32,19 @@ class NatsEvidenceStore:
         self.bucket = bucket
 
     @classmethod
-    async def open(cls, js: JetStreamContext, bucket: str) -> NatsEvidenceStore:
+    async def open(
+        cls, js: JetStreamContext, bucket: str, *, replicas: int = 1
+    ) -> NatsEvidenceStore:
         """Bind to the bucket, creating it on first start (replicas racing to
-        create it bind to the winner's)."""
+        create it bind to the winner's) with as many copies as the event
+        streams: evidence is worth no less than the events citing it."""
         try:
             store = await js.object_store(bucket)
         except BucketNotFoundError:
             config = ObjectStoreConfig(
                 description="CityOps work-order evidence (photos, documents)",
                 storage=StorageType.FILE,
+                replicas=replicas,
             )
             try:
                 store = await js.create_object_store(bucket, config=config)
