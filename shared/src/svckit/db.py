@@ -29,8 +29,17 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine with the pragmas that make SQLite safe for a service."""
+SQLITE_SYNCHRONOUS = ("normal", "full")
+
+
+def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") -> AsyncEngine:
+    """An engine with the pragmas that make SQLite safe for a service.
+
+    `synchronous`: "normal" (WAL) survives any process kill but a power loss
+    may roll back the last commits; "full" syncs every commit, so a power
+    loss loses nothing committed (docs/runbook.md, "Durability")."""
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"SQLite synchronous must be one of {SQLITE_SYNCHRONOUS}")
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -41,8 +50,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         def _pragmas(dbapi_connection: Any, _: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: durable across a process kill; see docs/runbook.md.
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -67,7 +67,10 @@ class ServiceRuntime(Generic[U]):
 
     async def start_infrastructure(self, *, producer: bool = True) -> None:
         """Database (migrated to this code's schema), NATS, own stream, outbox relay."""
-        self.engine = db.create_engine(self.settings.resolved_database_url(self.name))
+        self.engine = db.create_engine(
+            self.settings.resolved_database_url(self.name),
+            synchronous=self.settings.sqlite_synchronous,
+        )
         if self._migrations is None:
             await db.create_tables(self.engine)
         else:

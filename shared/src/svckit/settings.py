@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
     grpc_host: str = _common("grpc_host", "127.0.0.1")
     # 3 on a NATS cluster: every stream is replicated to three nodes (R3).
     stream_replicas: int = _common("stream_replicas", 1)
+    # SQLite only: "normal" (survives process kills) or "full" (also power loss; slower commits).
+    sqlite_synchronous: Literal["normal", "full"] = _common("sqlite_synchronous", "normal")
     # How long JetStream waits for an ack before redelivering (set on consumer creation).
     ack_wait_seconds: float = _common("ack_wait_seconds", 30.0)
     # --- hardening (docs/security.md); all unset: plaintext gRPC, anonymous NATS ---

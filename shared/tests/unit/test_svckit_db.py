@@ -80,6 +80,23 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: AsyncEngine) ->
     assert db.is_sqlite(engine)
 
 
+@pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
+async def test_sqlite_durability_follows_the_setting(
+    tmp_path: Path, setting: str, pragma: int
+) -> None:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}", synchronous=setting)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA synchronous"))).scalar_one() == pragma
+    finally:
+        await engine.dispose()
+
+
+def test_an_unknown_durability_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}", synchronous="off")
+
+
 async def test_the_write_lock_serialises_writers(engine: AsyncEngine) -> None:
     lock = db.write_lock(engine)
     assert db.write_lock(engine) is lock  # one lock per engine
