@@ -8,13 +8,14 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 SERVICES := detection intake dispatch workorders audit console
 
-.PHONY: help install system-deps run demo test unit e2e lint proto proto-check bench bench-floor chaos clean
+.PHONY: help install system-deps run demo test unit e2e lint proto proto-check bench bench-floor bench-megacity chaos clean
 
 help:
 	@echo "make run     start nats-server and every service (console http://127.0.0.1:8080)"
 	@echo "make demo    the same, plus the city simulator feeding detections"
 	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
 	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop), dispatch decisions/s, ledger appends/s and verifying 1M entries, and the loop"
+	@echo "make bench-megacity  a generated city day through the whole loop (DETECTIONS=n RATE=r)"
 	@echo "make chaos   100 fault-injection episodes, then the history check (SEED=n)"
 
 install:
@@ -66,6 +67,9 @@ bench: install
 	$(RUN) python bench/dispatch.py --decisions 20000 --events 2000 --batch 128 --single 300
 	$(RUN) python bench/audit.py --cases 1280 --entries 1000000
 	$(RUN) python bench/loop.py --detections 5000
+
+bench-megacity: install
+	$(RUN) python -m bench.megacity --detections $${DETECTIONS:-5000} --rate $${RATE:-100}
 
 bench-floor: install
 	$(RUN) python bench/floor.py --messages 20000

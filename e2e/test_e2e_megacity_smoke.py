@@ -1,0 +1,50 @@
+"""The megacity-day benchmark runs end to end on a small day and prints its
+figures. A smoke test only: the figures themselves are never asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIGURE_LINES = (
+    "sustained ingest",
+    "cases through the loop",
+    "latency accepted → order",
+    "loop events",
+    "ledger",
+    "peak RSS total",
+)
+
+
+def test_a_small_megacity_day_runs_and_prints_its_figures(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.megacity",
+            "--detections",
+            "150",
+            "--rate",
+            "50",
+            "--drain",
+            "20",
+            "--seed",
+            "3",
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in FIGURE_LINES:
+        assert line in run.stdout, f"no {line!r} line in:\n{run.stdout}"
+    assert sorted(p.name.rsplit("-", 1)[-1] for p in tmp_path.glob("*.png")) == [
+        "latency.png",
+        "rss.png",
+        "throughput.png",
+    ]
