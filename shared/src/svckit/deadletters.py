@@ -37,6 +37,16 @@ async def list_dead_letters(engine: AsyncEngine, limit: int | None = None) -> li
         return list(rows.all())
 
 
+async def dead_letter_page(engine: AsyncEngine, limit: int) -> tuple[list[DeadLetter], int]:
+    """The oldest `limit` dead letters and how many wait in all, read in one
+    transaction so the two agree while consumers keep adding rows."""
+    async with db.session_factory(engine)() as session:
+        rows = await session.exec(select(DeadLetter).order_by(col(DeadLetter.id)).limit(limit))
+        letters = list(rows.all())
+        total = int((await session.exec(select(func.count()).select_from(DeadLetter))).one())
+        return letters, total
+
+
 async def count_dead_letters(engine: AsyncEngine) -> int:
     async with db.session_factory(engine)() as session:
         return int((await session.exec(select(func.count()).select_from(DeadLetter))).one())

@@ -65,11 +65,9 @@ class DeadLetterServicer(dead_letters_pb2_grpc.DeadLetterServiceServicer):
         if request.page_size < 0:
             raise InvalidArgumentError("page_size must not be negative")
         limit = min(request.page_size or MAX_PAGE, MAX_PAGE)
-        engine = self._engine()
-        letters = await deadletters.list_dead_letters(engine, limit)
+        letters, total = await deadletters.dead_letter_page(self._engine(), limit)
         return pb.ListDeadLettersResponse(
-            dead_letters=[_to_proto(letter) for letter in letters],
-            total=await deadletters.count_dead_letters(engine),
+            dead_letters=[_to_proto(letter) for letter in letters], total=total
         )
 
     async def ReplayDeadLetters(  # noqa: N802 (gRPC method name)
