@@ -267,6 +267,7 @@ def make_world() -> World:
         title="道路破损",
         deadline=ts(NOW - timedelta(hours=1)),
         remaining_seconds=-3600,
+        remaining_working_seconds=-1800,
     )
     world.orders["order-b"] = work_order_pb2.WorkOrder(
         order_id="order-b",
@@ -277,6 +278,7 @@ def make_world() -> World:
         title="积水",
         deadline=ts(soon),
         remaining_seconds=7200,
+        remaining_working_seconds=5400,
     )
     for i, kind in enumerate(("CaseFiled", "CaseDispatched", "CaseClosed")):
         world.log.append("case-2", f"cityops.x.v1.{kind}", f"step {i + 1}")

@@ -118,6 +118,8 @@ async def test_department_inbox_shows_own_orders_with_countdown(console: Console
         page = (await http.get("/orders")).text
         assert 'data-order-id="order-a"' in page and 'data-order-id="order-b"' not in page
         assert 'class="countdown"' in page and "-01:00:0" in page  # overdue by an hour
+        # ... and by half a working hour on the department's calendar.
+        assert '<small class="working-left">-0.5' in page
         home = await http.get("/")
         assert home.status_code == 303 and home.headers["location"] == "/orders"
 

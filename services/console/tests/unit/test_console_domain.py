@@ -183,3 +183,13 @@ def test_inclusion_proofs_lead_to_the_root_for_every_leaf(size: int) -> None:
         assert wrong != root
         assert root_from_inclusion(0, size, leaves[0], _path(0, leaves)[:-1]) != root
     assert root_from_inclusion(size, size, leaves[0], []) is None
+
+
+def test_working_hours_read_as_hours_to_a_tenth() -> None:
+    from console.domain.board import working_hours
+
+    assert working_hours(5400) == "1.5"
+    assert working_hours(-9000) == "-2.5"
+    assert working_hours(144_000) == "40"
+    assert working_hours(100) == "0"
+    assert working_hours(None) == ""

@@ -17,8 +17,8 @@ from dispatch.domain.escalation import (
     replan,
 )
 from dispatch.domain.stages import Stage
-from dispatch.domain.working_time import WorkingCalendar
 from services.dispatch.tests.dispatch_testing import local
+from svckit.calendars import WorkingCalendar
 
 OFFICE = WorkingCalendar(
     "office", ZoneInfo("Asia/Shanghai"), frozenset(range(5)), ((540, 720), (810, 1080))

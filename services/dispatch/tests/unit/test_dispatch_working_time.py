@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dispatch.adapters.reference_files import load_calendars, load_departments
 from dispatch.domain.model import Assignment, Role
 from dispatch.domain.oversight import Extension, after_suspension, decide_extension
-from dispatch.domain.working_time import WorkingCalendar
+from svckit.calendars import WorkingCalendar
 from svckit.reference import CityMap, DepartmentType, default_city_map_path, default_config_dir
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from cityops.workorders.v1 import workorders_service_pb2_grpc as api_grpc
+from svckit.calendars import load_department_calendars
 from svckit.logging import get_logger
 from svckit.reference import Catalogue, default_catalogue_path, default_config_dir
 from svckit.runtime import ServiceRuntime
@@ -30,11 +31,12 @@ async def bootstrap(settings: WorkOrdersSettings) -> ServiceRuntime[WorkOrdersUn
     """Database, NATS, the WORKORDERS stream, the evidence bucket, consumers,
     the gRPC server and the webhook delivery loop, not yet running.
 
-    Reference data (catalogue, webhooks file) is read first: a broken file
-    stops the service at start, not at its first order.
+    Reference data (catalogue, working-time calendars, webhooks file) is read
+    first: a broken file stops the service at start, not at its first order.
     """
     config_dir = settings.config_dir or default_config_dir()
     catalogue = Catalogue.load(default_catalogue_path(config_dir))
+    calendars = load_department_calendars(config_dir)
     notifier = Notifier(load_webhooks(settings.webhooks_file or config_dir / WEBHOOKS_FILE))
     zone = ZoneInfo(settings.evidence_exif_timezone)
 
@@ -57,7 +59,7 @@ async def bootstrap(settings: WorkOrdersSettings) -> ServiceRuntime[WorkOrdersUn
         [
             (
                 api_grpc.add_WorkOrdersServiceServicer_to_server,
-                WorkOrdersServicer(runtime.uow, evidence_rules),
+                WorkOrdersServicer(runtime.uow, evidence_rules, calendars),
                 SERVICE_NAME,
             )
         ],

@@ -42,7 +42,7 @@ def upload(order_id: str, request_id: str, content: bytes) -> api.UploadEvidence
 async def snapshot(
     stub: api_grpc.WorkOrdersServiceAsyncStub, harness: Harness, order_ids: list[str]
 ) -> tuple[list[work_order_pb2.WorkOrder], int, int]:
-    """The orders as an overseer sees them (without the ticking remaining time),
+    """The orders as an overseer sees them (without the ticking remaining times),
     the number of events published and of objects stored."""
     orders = []
     for oid in order_ids:
@@ -50,6 +50,7 @@ async def snapshot(
             api.GetWorkOrderRequest(order_id=oid), metadata=OPERATOR.metadata()
         )
         reply.work_order.ClearField("remaining_seconds")
+        reply.work_order.ClearField("remaining_working_seconds")
         orders.append(reply.work_order)
     store = await harness.js.object_store("cityops-evidence")
     objects = len(await store.list())

@@ -88,6 +88,8 @@ async def test_an_order_lives_through_escalation_extension_completion_and_rework
     oid = order.order_id
     shown = await order_of(stub, oid)
     assert 0 < shown.remaining_seconds <= 2 * 3600
+    # On the city's office hours there is never more working time left than wall-clock time.
+    assert 0 <= shown.remaining_working_seconds <= shown.remaining_seconds
     assert (shown.dispatch_id, shown.role, shown.attempt) == ("D-C-1", S.ORDER_ROLE_LEAD, 1)
 
     # The department hears of the new order; the first post got a 500 and was retried.
@@ -123,6 +125,7 @@ async def test_an_order_lives_through_escalation_extension_completion_and_rework
     asked = await stub.RequestExtension(ask, metadata=meta)
     assert await stub.RequestExtension(ask, metadata=meta) == asked
     assert asked.work_order.state == S.WORK_ORDER_STATE_EXTENSION_REQUESTED
+    assert asked.work_order.HasField("remaining_working_seconds")
     [requested] = await harness.event("cityops.workorders.v1.WorkOrderExtensionRequested", "C-1")
     assert isinstance(requested.message, events_pb2.WorkOrderExtensionRequested)
     ext_id = asked.work_order.pending_extension.extension_id
@@ -259,3 +262,23 @@ async def test_a_redispatch_away_from_a_working_order_cancels_it_on_the_stream(
     assert await status_of(stub.ReportProgress(progress, metadata=meta)) == (
         grpc.StatusCode.FAILED_PRECONDITION
     )
+
+
+async def test_working_time_left_is_counted_on_the_departments_own_calendar(
+    harness: Harness,
+) -> None:
+    """燃气抢修 (the gas departments) works round the clock: its working time is the wall clock."""
+    stub = await harness.start()
+    gas = Caller("u-gas", "department_user", "D01-gas")
+    deadline = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    order = await harness.dispatch("C-9", "D01-gas", deadline=deadline)
+    shown = await stub.GetWorkOrder(
+        api.GetWorkOrderRequest(order_id=order.order_id), metadata=gas.metadata()
+    )
+    listed = await stub.ListWorkOrders(api.ListWorkOrdersRequest(), metadata=gas.metadata())
+    accepted = await stub.AcceptWorkOrder(
+        api.AcceptWorkOrderRequest(request_id="a", order_id=order.order_id),
+        metadata=gas.metadata(),
+    )
+    for seen in (shown.work_order, listed.work_orders[0], accepted.work_order):
+        assert seen.remaining_working_seconds == seen.remaining_seconds > 2 * 86_400

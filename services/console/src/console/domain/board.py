@@ -1,6 +1,7 @@
 """The escalation board (督办) and countdowns: how close each order is to its
 deadline. Deadlines come from dispatch, computed in working time; the
-countdown to them runs on the wall clock."""
+countdown to them runs on the wall clock, and next to it work orders'
+working hours left on the department's calendar."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ def countdown(remaining_seconds: int | None) -> str:
     minutes, seconds = divmod(left, 60)
     clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
     return f"{sign}{days}d {clock}" if days else f"{sign}{clock}"
+
+
+def working_hours(remaining_working_seconds: int | None) -> str:
+    """ "1.5", "-2.5" (overdue by two and a half working hours), "40"; "" when unknown.
+
+    Hours to a tenth, not a clock: a working day is 7.5 hours, so days and a
+    ticking clock would read as wall-clock time.
+    """
+    if remaining_working_seconds is None:
+        return ""
+    hours = round(remaining_working_seconds / 3600, 1)
+    return f"{hours:g}" if hours else "0"

@@ -160,6 +160,9 @@ def order_row(
         if order.HasField("remaining_seconds")
         else seconds_until(order.deadline, now)
     )
+    working = (
+        order.remaining_working_seconds if order.HasField("remaining_working_seconds") else None
+    )
     open_order = state in states.OPEN_ORDER_STATES
     risk = (
         board.classify(remaining, order.escalation_level, at_risk_seconds)
@@ -186,6 +189,8 @@ def order_row(
         "deadline_iso": iso_time(order.deadline),
         "remaining_seconds": remaining if open_order else None,
         "countdown": board.countdown(remaining) if open_order else "",
+        "remaining_working_seconds": working if open_order else None,
+        "working_left": board.working_hours(working) if open_order else "",
         "risk": risk.value,
         "escalation_level": order.escalation_level,
         "completion_note": order.completion_note,

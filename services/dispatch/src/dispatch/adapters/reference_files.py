@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 
-from dispatch.domain.calendars import CalendarBook, parse_calendars, parse_holiday_year
 from dispatch.domain.departments import DepartmentDirectory, parse_departments
 from dispatch.domain.matrix import parse_document
 from dispatch.domain.model import ResponsibilityError
 from dispatch.domain.reference import ReferenceData
 from dispatch.domain.teams import DepartmentTeams, parse_teams
+from svckit.calendars import CALENDARS_DIR, CalendarBook, CalendarError, load_calendar_book
 from svckit.reference import (
     Catalogue,
     CityMap,
@@ -27,7 +27,6 @@ from svckit.reference import (
 
 DEPARTMENTS_FILE = Path("dispatch") / "departments.yaml"
 RESPONSIBILITY_FILE = Path("dispatch") / "responsibility.yaml"
-CALENDARS_DIR = Path("dispatch") / "calendars"
 TEAMS_FILE = Path("dispatch") / "teams.yaml"
 
 
@@ -70,13 +69,12 @@ def load_departments(path: Path, city_map: CityMap) -> DepartmentDirectory:
 
 
 def load_calendars(folder: Path, directory: DepartmentDirectory) -> CalendarBook:
-    """``calendars.yaml`` plus every ``holidays-<year>.yaml`` beside it."""
-    years = [
-        parse_holiday_year(read_yaml(path), source=str(path))
-        for path in sorted(folder.glob("holidays-*.yaml"))
-    ]
-    path = folder / "calendars.yaml"
-    return parse_calendars(read_yaml(path), years, directory, source=str(path))
+    """``calendars.yaml`` plus every ``holidays-<year>.yaml`` beside it (read by svckit,
+    which other services share), problems reported like every other reference file."""
+    try:
+        return load_calendar_book(folder, directory)
+    except CalendarError as exc:
+        raise ResponsibilityError(exc.source, exc.problems) from exc
 
 
 def load_teams(path: Path, directory: DepartmentDirectory) -> dict[str, DepartmentTeams]:

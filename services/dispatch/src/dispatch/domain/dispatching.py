@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from dispatch.domain.calendars import CalendarBook
 from dispatch.domain.departments import DepartmentDirectory
 from dispatch.domain.matrix import ResponsibilityMatrix
 from dispatch.domain.model import (
@@ -23,7 +22,7 @@ from dispatch.domain.model import (
     Role,
 )
 from dispatch.domain.stages import Stage
-from dispatch.domain.working_time import WorkingCalendar
+from svckit.calendars import CalendarBook, WorkingCalendar
 from svckit.errors import FailedPreconditionError, InvalidArgumentError
 
 

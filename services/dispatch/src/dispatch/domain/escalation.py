@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dispatch.domain.stages import Stage
-from dispatch.domain.working_time import WorkingCalendar
+from svckit.calendars import WorkingCalendar
 
 
 class EscalationKind(StrEnum):

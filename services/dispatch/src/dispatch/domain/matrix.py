@@ -30,7 +30,7 @@ from dispatch.domain.rules import ResponsibilityRule, parse_rule
 from dispatch.domain.stages import Stage, lookup, parse_stage_table
 from dispatch.domain.validation import reference_problems
 from dispatch.domain.versions import Segment
-from dispatch.domain.working_time import hours
+from svckit.calendars import hours
 from svckit.errors import InvalidArgumentError
 from svckit.reference import Catalogue, Category, CityMap
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from dispatch.domain.departments import DepartmentDirectory
 from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
-from dispatch.domain.working_time import WorkingCalendar, hours
+from svckit.calendars import WorkingCalendar, hours
 from svckit.errors import FailedPreconditionError, InvalidArgumentError
 from svckit.reference import DepartmentType
 

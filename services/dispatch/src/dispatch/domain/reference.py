@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from dispatch.domain.calendars import CalendarBook
 from dispatch.domain.context import MatrixContext
 from dispatch.domain.departments import DepartmentDirectory
 from dispatch.domain.matrix import CatalogueDocument, ResponsibilityMatrix
 from dispatch.domain.teams import DepartmentTeams
 from dispatch.domain.versions import Segment
+from svckit.calendars import CalendarBook
 from svckit.reference import Catalogue, CityMap
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from dispatch.domain.matrix import ResponsibilityMatrix
 from dispatch.domain.model import Assignment
 from dispatch.domain.stages import Stage
-from dispatch.domain.working_time import WorkingCalendar
+from svckit.calendars import WorkingCalendar
 from svckit.errors import InvalidArgumentError
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from dispatch.domain.working_time import hours
+from svckit.calendars import hours
 
 
 class Stage(StrEnum):

@@ -17,12 +17,12 @@ from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseSt
 from dispatch.domain.oversight import Extension, Pending, backlog, decide_extension
 from dispatch.domain.permissions import SUPERVISORS, require_request_id, require_role
 from dispatch.domain.stages import Stage, lookup
-from dispatch.domain.working_time import hours
 from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.returns import find_assignment
 from dispatch.service_layer.timers import schedule_stage
 from dispatch.service_layer.tracing import action_span
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from svckit.calendars import hours
 from svckit.clock import new_id
 from svckit.errors import NotFoundError, PermanentError
 from svckit.grpc.identity import Caller

@@ -12,8 +12,8 @@ from dispatch.domain.escalation import EscalationPolicy
 from dispatch.domain.matrix import ResponsibilityMatrix
 from dispatch.domain.reference import ReferenceData
 from dispatch.domain.versions import RuleVersion, segments
-from dispatch.domain.working_time import WorkingCalendar
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from svckit.calendars import WorkingCalendar
 
 
 class CatalogueCache:

@@ -5,12 +5,13 @@ the same to a subscriber and to a caller."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cityops.common.v1 import common_pb2
 from cityops.workorders.v1 import work_order_pb2 as wo
+from svckit.calendars import DepartmentCalendars
 from workorders.domain.evidence import EvidenceItem, EvidenceKind
 from workorders.domain.model import Evidence, OrderRole, OrderState, Place, WorkOrder
 from workorders.domain.rules import ReturnReason
@@ -50,10 +51,15 @@ KIND_FROM_PROTO = {value: kind for kind, value in KIND_TO_PROTO.items()}
 
 
 def work_order_message(
-    order: WorkOrder, items: Sequence[EvidenceItem] = (), *, now: datetime | None = None
+    order: WorkOrder,
+    items: Sequence[EvidenceItem] = (),
+    *,
+    now: datetime | None = None,
+    calendars: DepartmentCalendars | None = None,
 ) -> wo.WorkOrder:
     """The order as callers and subscribers see it; `now` (responses only)
-    sets remaining_seconds, which would be stale in an event log."""
+    sets remaining_seconds, which would be stale in an event log, and with
+    `calendars` remaining_working_seconds on the department's calendar."""
     msg = wo.WorkOrder(
         order_id=order.order_id,
         case_id=order.case_id,
@@ -91,8 +97,13 @@ def work_order_message(
             )
         )
     remaining = order.remaining(now) if now is not None else None
-    if remaining is not None:
-        msg.remaining_seconds = int(remaining.total_seconds())
+    if now is not None and remaining is not None:
+        msg.remaining_seconds = _seconds(remaining)
+        if calendars is not None:
+            calendar = calendars.for_department(order.department_id)
+            working = order.remaining_working(now, calendar)
+            if working is not None:
+                msg.remaining_working_seconds = _seconds(working)
     for name in (
         "deadline",
         "accepted_at",
@@ -158,3 +169,8 @@ def place_message(place: Place) -> common_pb2.Place:
     if place.latitude is not None and place.longitude is not None:
         msg.point.CopyFrom(common_pb2.GeoPoint(latitude=place.latitude, longitude=place.longitude))
     return msg
+
+
+def _seconds(duration: timedelta) -> int:
+    """Whole seconds, truncated toward zero (a second not yet over is not counted)."""
+    return int(duration.total_seconds())

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from svckit.calendars import WorkingCalendar
 from svckit.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from workorders.domain import rules
 from workorders.domain.evidence import EvidenceItem, is_store_uri, missing_evidence
@@ -256,6 +257,14 @@ class WorkOrder:
     def remaining(self, now: datetime) -> timedelta | None:
         """Wall-clock time left until the deadline (negative once past)."""
         return None if self.deadline is None else self.deadline - now
+
+    def remaining_working(self, now: datetime, calendar: WorkingCalendar) -> timedelta | None:
+        """Working time left on the department's calendar: what the deadline was set in.
+
+        Once past, minus the working time since: a Friday-evening deadline
+        is no more overdue on Monday morning than at Friday's close.
+        """
+        return None if self.deadline is None else calendar.remaining(now, self.deadline)
 
 
 def _external_refs(

@@ -11,6 +11,7 @@ import grpc
 
 from cityops.workorders.v1 import workorders_service_pb2 as api
 from cityops.workorders.v1 import workorders_service_pb2_grpc as api_grpc
+from svckit.calendars import DepartmentCalendars
 from svckit.clock import utcnow
 from svckit.errors import InvalidArgumentError
 from svckit.grpc.identity import Caller, caller_from_metadata
@@ -29,10 +30,14 @@ V = TypeVar("V")
 
 class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
     def __init__(
-        self, uow: Callable[[], WorkOrdersUnitOfWork], evidence_rules: EvidenceRules
+        self,
+        uow: Callable[[], WorkOrdersUnitOfWork],
+        evidence_rules: EvidenceRules,
+        calendars: DepartmentCalendars,
     ) -> None:
         self._uow = uow
         self._evidence = evidence_rules
+        self._calendars = calendars
 
     async def ListWorkOrders(  # noqa: N802 (gRPC method name)
         self, request: api.ListWorkOrdersRequest, context: Any
@@ -46,7 +51,10 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
         page = await actions.list_work_orders(cmd, _caller(context), self._uow())
         now = utcnow()
         return api.ListWorkOrdersResponse(
-            work_orders=[messages.work_order_message(o, items, now=now) for o, items in page.views],
+            work_orders=[
+                messages.work_order_message(o, items, now=now, calendars=self._calendars)
+                for o, items in page.views
+            ],
             next_page_token=page.next_page_token,
         )
 
@@ -56,14 +64,18 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
         cmd = commands.GetWorkOrder(order_id=request.order_id)
         order, items = await actions.get_work_order(cmd, _caller(context), self._uow())
         return api.GetWorkOrderResponse(
-            work_order=messages.work_order_message(order, items, now=utcnow())
+            work_order=messages.work_order_message(
+                order, items, now=utcnow(), calendars=self._calendars
+            )
         )
 
     async def AcceptWorkOrder(  # noqa: N802 (gRPC method name)
         self, request: api.AcceptWorkOrderRequest, context: Any
     ) -> api.AcceptWorkOrderResponse:
         cmd = commands.AcceptWorkOrder(request_id=request.request_id, order_id=request.order_id)
-        return await actions.accept_work_order(cmd, _caller(context), self._uow())
+        return await actions.accept_work_order(
+            cmd, _caller(context), self._uow(), calendars=self._calendars
+        )
 
     async def CompleteWorkOrder(  # noqa: N802 (gRPC method name)
         self, request: api.CompleteWorkOrderRequest, context: Any
@@ -74,7 +86,9 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
             note=request.note,
             evidence=messages.evidence_from_proto(request.evidence),
         )
-        return await actions.complete_work_order(cmd, _caller(context), self._uow(), self._evidence)
+        return await actions.complete_work_order(
+            cmd, _caller(context), self._uow(), self._evidence, calendars=self._calendars
+        )
 
     async def ReturnWorkOrder(  # noqa: N802 (gRPC method name)
         self, request: api.ReturnWorkOrderRequest, context: Any
@@ -85,7 +99,9 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
             reason=_enum(messages.REASON_FROM_PROTO, request.reason, "return reason"),
             note=request.note,
         )
-        return await actions.return_work_order(cmd, _caller(context), self._uow())
+        return await actions.return_work_order(
+            cmd, _caller(context), self._uow(), calendars=self._calendars
+        )
 
     async def ReportProgress(  # noqa: N802 (gRPC method name)
         self, request: api.ReportProgressRequest, context: Any
@@ -96,7 +112,9 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
             note=request.note,
             evidence_ids=tuple(request.evidence_ids),
         )
-        return await actions.report_progress(cmd, _caller(context), self._uow())
+        return await actions.report_progress(
+            cmd, _caller(context), self._uow(), calendars=self._calendars
+        )
 
     async def RequestExtension(  # noqa: N802 (gRPC method name)
         self, request: api.RequestExtensionRequest, context: Any
@@ -107,7 +125,9 @@ class WorkOrdersServicer(api_grpc.WorkOrdersServiceServicer):
             requested_hours=request.requested_hours,
             reason=request.reason,
         )
-        return await actions.request_extension(cmd, _caller(context), self._uow())
+        return await actions.request_extension(
+            cmd, _caller(context), self._uow(), calendars=self._calendars
+        )
 
     async def UploadEvidence(  # noqa: N802 (gRPC method name)
         self, request: api.UploadEvidenceRequest, context: Any

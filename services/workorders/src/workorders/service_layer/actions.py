@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from opentelemetry import trace
 
 from cityops.workorders.v1 import workorders_service_pb2 as api
+from svckit.calendars import DepartmentCalendars
 from svckit.clock import new_id, utcnow
 from svckit.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from svckit.grpc.identity import Caller
@@ -118,7 +119,11 @@ async def get_work_order(
 
 
 async def accept_work_order(
-    cmd: commands.AcceptWorkOrder, caller: Caller, uow: WorkOrdersUnitOfWork
+    cmd: commands.AcceptWorkOrder,
+    caller: Caller,
+    uow: WorkOrdersUnitOfWork,
+    *,
+    calendars: DepartmentCalendars | None = None,
 ) -> api.AcceptWorkOrderResponse:
     """签收: CREATED → ACCEPTED, announced with the accepting actor."""
 
@@ -126,11 +131,15 @@ async def accept_work_order(
         order.accept(caller, now)
         return ie.accepted(order, caller.to_actor())
 
-    return await _act(uow, caller, ACCEPT, cmd.request_id, cmd.order_id, apply)
+    return await _act(uow, caller, ACCEPT, cmd.request_id, cmd.order_id, apply, calendars)
 
 
 async def return_work_order(
-    cmd: commands.ReturnWorkOrder, caller: Caller, uow: WorkOrdersUnitOfWork
+    cmd: commands.ReturnWorkOrder,
+    caller: Caller,
+    uow: WorkOrdersUnitOfWork,
+    *,
+    calendars: DepartmentCalendars | None = None,
 ) -> api.ReturnWorkOrderResponse:
     """退单: CREATED / ACCEPTED → RETURNED with a reason; dispatch decides what next."""
 
@@ -138,11 +147,15 @@ async def return_work_order(
         order.return_order(caller, now, reason=cmd.reason, note=cmd.note)
         return ie.returned(order, caller.to_actor())
 
-    return await _act(uow, caller, RETURN, cmd.request_id, cmd.order_id, apply)
+    return await _act(uow, caller, RETURN, cmd.request_id, cmd.order_id, apply, calendars)
 
 
 async def report_progress(
-    cmd: commands.ReportProgress, caller: Caller, uow: WorkOrdersUnitOfWork
+    cmd: commands.ReportProgress,
+    caller: Caller,
+    uow: WorkOrdersUnitOfWork,
+    *,
+    calendars: DepartmentCalendars | None = None,
 ) -> api.ReportProgressResponse:
     """处置中: a note and, optionally, uploads of this order it cites."""
 
@@ -151,11 +164,15 @@ async def report_progress(
         order.report_progress(caller, now, note=cmd.note)
         return ie.progressed(order, caller.to_actor(), cited)
 
-    return await _act(uow, caller, PROGRESS, cmd.request_id, cmd.order_id, apply)
+    return await _act(uow, caller, PROGRESS, cmd.request_id, cmd.order_id, apply, calendars)
 
 
 async def request_extension(
-    cmd: commands.RequestExtension, caller: Caller, uow: WorkOrdersUnitOfWork
+    cmd: commands.RequestExtension,
+    caller: Caller,
+    uow: WorkOrdersUnitOfWork,
+    *,
+    calendars: DepartmentCalendars | None = None,
 ) -> api.RequestExtensionResponse:
     """延期申请: the order waits in EXTENSION_REQUESTED until dispatch decides."""
 
@@ -165,7 +182,7 @@ async def request_extension(
         )
         return ie.extension_requested(order, caller.to_actor(), ext)
 
-    return await _act(uow, caller, EXTENSION, cmd.request_id, cmd.order_id, apply)
+    return await _act(uow, caller, EXTENSION, cmd.request_id, cmd.order_id, apply, calendars)
 
 
 async def complete_work_order(
@@ -173,6 +190,8 @@ async def complete_work_order(
     caller: Caller,
     uow: WorkOrdersUnitOfWork,
     evidence: EvidenceRules,
+    *,
+    calendars: DepartmentCalendars | None = None,
 ) -> api.CompleteWorkOrderResponse:
     """反馈: → COMPLETED with a note and the evidence the catalogue requires;
     the event pins every upload by hash and carries its flags."""
@@ -191,7 +210,7 @@ async def complete_work_order(
         )
         return ie.completed(order, caller.to_actor(), uploads)
 
-    return await _act(uow, caller, COMPLETE, cmd.request_id, cmd.order_id, apply)
+    return await _act(uow, caller, COMPLETE, cmd.request_id, cmd.order_id, apply, calendars)
 
 
 async def _cited_uploads(
@@ -234,9 +253,13 @@ async def _act(
     request_id: str,
     order_id: str,
     apply: Apply,
+    calendars: DepartmentCalendars | None,
 ) -> R:
     """The shape of every department action: load, authorize, replay a retried
-    request_id or apply the rule, publish, remember the response, commit."""
+    request_id or apply the rule, publish, remember the response, commit.
+
+    ``calendars`` (the servicer always passes them) fill the order's working
+    time left; without them (tests of the rules alone) it is left unset."""
     rules.require_request_id(request_id)
     inbox_key = f"grpc:{spec.method}"
     async with uow:
@@ -255,7 +278,9 @@ async def _act(
             await uow.orders.save(order)
             uow.publish(event, subject=spec.subject, case_id=order.case_id)
             items = await uow.evidence.for_order(order.order_id)
-            response = spec.response_type(work_order=work_order_message(order, items, now=now))
+            response = spec.response_type(
+                work_order=work_order_message(order, items, now=now, calendars=calendars)
+            )
             uow.remember(inbox_key, request_id, response.SerializeToString())
             await uow.commit()
             log.info(

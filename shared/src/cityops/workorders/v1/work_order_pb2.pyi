@@ -153,6 +153,7 @@ class WorkOrder(_message.Message):
     CANCELLED_AT_FIELD_NUMBER: _builtins.int
     CANCEL_REASON_FIELD_NUMBER: _builtins.int
     LEAD_DEPARTMENT_ID_FIELD_NUMBER: _builtins.int
+    REMAINING_WORKING_SECONDS_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     case_id: _builtins.str
     department_id: _builtins.str
@@ -165,8 +166,9 @@ class WorkOrder(_message.Message):
     attempt: _builtins.int
     remaining_seconds: _builtins.int
     """Wall-clock seconds from when this response was built until `deadline`,
-    negative once it has passed; unset without a deadline. Not working time
-    (dispatch owns the calendars). Set in gRPC responses only, never in events.
+    negative once it has passed; unset without a deadline. See
+    remaining_working_seconds for working time. Set in gRPC responses only,
+    never in events.
     """
     escalation_level: _builtins.int
     """Highest 督办 level dispatch has raised on this order (0: never escalated)."""
@@ -178,6 +180,12 @@ class WorkOrder(_message.Message):
     progress_note: _builtins.str
     cancel_reason: _builtins.str
     lead_department_id: _builtins.str
+    remaining_working_seconds: _builtins.int
+    """Working seconds (工作时, on the department's calendar: hours, weekdays,
+    public holidays, 调休) from when this response was built until `deadline`;
+    once past, minus the working seconds since (0 until the next working
+    period begins). Set exactly when remaining_seconds is.
+    """
     @_builtins.property
     def place(self) -> _common_pb2.Place: ...
     @_builtins.property
@@ -243,14 +251,20 @@ class WorkOrder(_message.Message):
         cancelled_at: _timestamp_pb2.Timestamp | None = ...,
         cancel_reason: _builtins.str = ...,
         lead_department_id: _builtins.str = ...,
+        remaining_working_seconds: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds", "accepted_at", b"accepted_at", "cancelled_at", b"cancelled_at", "completed_at", b"completed_at", "created_at", b"created_at", "deadline", b"deadline", "escalated_at", b"escalated_at", "pending_extension", b"pending_extension", "place", b"place", "progressed_at", b"progressed_at", "remaining_seconds", b"remaining_seconds", "reopened_at", b"reopened_at", "returned_at", b"returned_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds", "_remaining_working_seconds", b"_remaining_working_seconds", "accepted_at", b"accepted_at", "cancelled_at", b"cancelled_at", "completed_at", b"completed_at", "created_at", b"created_at", "deadline", b"deadline", "escalated_at", b"escalated_at", "pending_extension", b"pending_extension", "place", b"place", "progressed_at", b"progressed_at", "remaining_seconds", b"remaining_seconds", "remaining_working_seconds", b"remaining_working_seconds", "reopened_at", b"reopened_at", "returned_at", b"returned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds", "accepted_at", b"accepted_at", "attempt", b"attempt", "cancel_reason", b"cancel_reason", "cancelled_at", b"cancelled_at", "case_id", b"case_id", "category_code", b"category_code", "completed_at", b"completed_at", "completion_note", b"completion_note", "created_at", b"created_at", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "escalated_at", b"escalated_at", "escalation_level", b"escalation_level", "evidence", b"evidence", "evidence_items", b"evidence_items", "lead_department_id", b"lead_department_id", "order_id", b"order_id", "pending_extension", b"pending_extension", "place", b"place", "progress_note", b"progress_note", "progressed_at", b"progressed_at", "remaining_seconds", b"remaining_seconds", "reopen_reason", b"reopen_reason", "reopened_at", b"reopened_at", "return_note", b"return_note", "return_reason", b"return_reason", "returned_at", b"returned_at", "rework_count", b"rework_count", "role", b"role", "state", b"state", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds", "_remaining_working_seconds", b"_remaining_working_seconds", "accepted_at", b"accepted_at", "attempt", b"attempt", "cancel_reason", b"cancel_reason", "cancelled_at", b"cancelled_at", "case_id", b"case_id", "category_code", b"category_code", "completed_at", b"completed_at", "completion_note", b"completion_note", "created_at", b"created_at", "deadline", b"deadline", "department_id", b"department_id", "dispatch_id", b"dispatch_id", "escalated_at", b"escalated_at", "escalation_level", b"escalation_level", "evidence", b"evidence", "evidence_items", b"evidence_items", "lead_department_id", b"lead_department_id", "order_id", b"order_id", "pending_extension", b"pending_extension", "place", b"place", "progress_note", b"progress_note", "progressed_at", b"progressed_at", "remaining_seconds", b"remaining_seconds", "remaining_working_seconds", b"remaining_working_seconds", "reopen_reason", b"reopen_reason", "reopened_at", b"reopened_at", "return_note", b"return_note", "return_reason", b"return_reason", "returned_at", b"returned_at", "rework_count", b"rework_count", "role", b"role", "state", b"state", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__remaining_seconds: _TypeAlias = _typing.Literal["remaining_seconds"]  # noqa: Y015
     _WhichOneofArgType__remaining_seconds: _TypeAlias = _typing.Literal["_remaining_seconds", b"_remaining_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__remaining_working_seconds: _TypeAlias = _typing.Literal["remaining_working_seconds"]  # noqa: Y015
+    _WhichOneofArgType__remaining_working_seconds: _TypeAlias = _typing.Literal["_remaining_working_seconds", b"_remaining_working_seconds"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__remaining_seconds) -> _WhichOneofReturnType__remaining_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__remaining_working_seconds) -> _WhichOneofReturnType__remaining_working_seconds | None: ...
 
 Global___WorkOrder: _TypeAlias = WorkOrder  # noqa: Y015
 

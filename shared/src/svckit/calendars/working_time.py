@@ -1,4 +1,7 @@
-"""Working time (工作时 / 工作日): the arithmetic every deadline in dispatch is made of.
+"""Working time (工作时 / 工作日): the arithmetic every deadline is made of.
+
+Dispatch sets deadlines with it; work orders show the working time left
+until them. Both must count the same hours, so the arithmetic lives here.
 
 A stage of a case has so many *working* hours: the clock runs only inside a
 calendar's working hours, on its working days. A working day is a weekday
@@ -15,7 +18,8 @@ floats), and consistent with each other:
 - ``between(a, b)``: how much working time lies in ``[a, b)``.
 
 So ``between(s, add(s, d)) == d`` and ``add(add(s, a), b) == add(s, a + b)``;
-``subtract(end, d)`` goes the other way, for a deadline that must come earlier.
+``subtract(end, d)`` goes the other way, for a deadline that must come earlier,
+and ``remaining(now, deadline)`` is ``between`` signed, for a countdown.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ MINUTES_PER_DAY = 24 * 60
 # calendar with no working days at all, say), rather than looping for ever.
 _MAX_DAYS = 3660
 ZERO = timedelta(0)
+# Bounds the per-calendar day cache (about 27 years of days) in a long-running service.
+_MAX_CACHED_DAYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,11 @@ class WorkingCalendar:
     observes_holidays: bool = True
     # Years whose holiday schedule is a best guess (not yet published by the State Council).
     provisional_years: frozenset[int] = field(default=frozenset())
+    # Each day's intervals once computed: a page of long-overdue orders walks
+    # the same days again and again (zone conversions are the cost).
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def is_working_day(self, day: date) -> bool:
         if self.observes_holidays:
@@ -66,9 +77,7 @@ class WorkingCalendar:
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The day's working intervals as UTC instants (empty on a day off)."""
-        if not self.is_working_day(day):
-            return []
-        return [(self._instant(day, start), self._instant(day, end)) for start, end in self.hours]
+        return list(self._intervals_of(day))
 
     def day_length(self) -> timedelta:
         """Working time in one working day."""
@@ -122,6 +131,16 @@ class WorkingCalendar:
             total += min(end, second) - max(begin, first)
         return total
 
+    def remaining(self, now: datetime, deadline: datetime) -> timedelta:
+        """Working time left until ``deadline``; once past, minus the working time since.
+
+        Zero from a deadline until the next working period begins: overdue by
+        no working time yet, so a countdown never jumps at night or a weekend.
+        """
+        if _utc(deadline) >= _utc(now):
+            return self.between(now, deadline)
+        return -self.between(deadline, now)
+
     def is_provisional(self, at: datetime) -> bool:
         """Whether ``at`` falls in a year whose holidays are not yet officially published."""
         return self.local_date(at).year in self.provisional_years
@@ -130,7 +149,7 @@ class WorkingCalendar:
         """Working intervals ending after ``start``, in order, for up to ``_MAX_DAYS`` days."""
         day = self.local_date(start) - timedelta(days=1)  # an interval may cross midnight in UTC
         for offset in range(_MAX_DAYS):
-            for begin, end in self.intervals(day + timedelta(days=offset)):
+            for begin, end in self._intervals_of(day + timedelta(days=offset)):
                 if end > start:
                     yield begin, end
 
@@ -138,9 +157,22 @@ class WorkingCalendar:
         """Working intervals starting before ``end``, latest first, for up to ``_MAX_DAYS`` days."""
         day = self.local_date(end) + timedelta(days=1)
         for offset in range(_MAX_DAYS):
-            for begin, finish in reversed(self.intervals(day - timedelta(days=offset))):
+            for begin, finish in reversed(self._intervals_of(day - timedelta(days=offset))):
                 if begin < end:
                     yield begin, finish
+
+    def _intervals_of(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) >= _MAX_CACHED_DAYS:
+                self._days.clear()
+            known = (
+                tuple((self._instant(day, s), self._instant(day, e)) for s, e in self.hours)
+                if self.is_working_day(day)
+                else ()
+            )
+            self._days[day] = known
+        return known
 
     def _instant(self, day: date, minutes: int) -> datetime:
         extra, minutes = divmod(minutes, MINUTES_PER_DAY)

@@ -6,26 +6,35 @@ department type or department id. ``holidays-<year>.yaml`` files list each
 year's public holidays and 调休 working days as the State Council published
 them (a year not yet published is marked ``provisional``). Everything is
 validated at once and every problem names its entry, like the 权责清单.
+Pure: the documents come in parsed (``svckit.calendars.files`` reads them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dispatch.domain.departments import DepartmentDirectory
-from dispatch.domain.model import ResponsibilityError
-from dispatch.domain.working_time import MINUTES_PER_DAY, WorkingCalendar
-from svckit.reference import DepartmentType
+from svckit.calendars.working_time import MINUTES_PER_DAY, WorkingCalendar
+from svckit.reference.catalogue import DepartmentType
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _TYPE_VALUES = frozenset(t.value for t in DepartmentType)
+
+
+class CalendarError(ValueError):
+    """A calendar or holiday file is unusable; ``problems`` lists each one, naming its entry."""
+
+    def __init__(self, source: str, problems: Iterable[str]) -> None:
+        self.source = source
+        self.problems: tuple[str, ...] = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid {source}: {len(self.problems)} problem(s)\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -59,9 +68,9 @@ class CalendarBook:
 
 
 def parse_holiday_year(data: Any, *, source: str) -> HolidayYear:
-    """A ``holidays-<year>.yaml`` document; raises ``ResponsibilityError`` listing every problem."""
+    """A ``holidays-<year>.yaml`` document; raises ``CalendarError`` listing every problem."""
     if not isinstance(data, Mapping):
-        raise ResponsibilityError(source, ["top level: expected a mapping"])
+        raise CalendarError(source, ["top level: expected a mapping"])
     problems = [
         f"top level: unknown field {k!r}"
         for k in data
@@ -69,7 +78,7 @@ def parse_holiday_year(data: Any, *, source: str) -> HolidayYear:
     ]
     year = data.get("year")
     if not isinstance(year, int) or isinstance(year, bool):
-        raise ResponsibilityError(source, [*problems, "top level: year must be an integer"])
+        raise CalendarError(source, [*problems, "top level: year must be an integer"])
     holidays: set[date] = set()
     for index, entry in enumerate(_list(data.get("holidays"), "holidays", problems)):
         label = _entry_label(entry, f"holidays[{index}]")
@@ -98,7 +107,7 @@ def parse_holiday_year(data: Any, *, source: str) -> HolidayYear:
         workdays.add(worked)
     problems += [f"{d}: not in year {year}" for d in sorted(holidays | workdays) if d.year != year]
     if problems:
-        raise ResponsibilityError(source, problems)
+        raise CalendarError(source, problems)
     return HolidayYear(
         year=year,
         holidays=frozenset(holidays),
@@ -111,13 +120,17 @@ def parse_holiday_year(data: Any, *, source: str) -> HolidayYear:
 def parse_calendars(
     data: Any,
     years: Iterable[HolidayYear],
-    directory: DepartmentDirectory,
+    department_ids: Container[str],
     *,
     source: str,
 ) -> CalendarBook:
-    """The calendars document plus the holiday years; raises ``ResponsibilityError``."""
+    """The calendars document plus the holiday years; raises ``CalendarError``.
+
+    ``department_ids`` are the city's departments: a ``departments`` key is
+    one of them or a department type, anything else is a mistake.
+    """
     if not isinstance(data, Mapping):
-        raise ResponsibilityError(source, ["top level: expected a mapping"])
+        raise CalendarError(source, ["top level: expected a mapping"])
     problems = [
         f"top level: unknown field {k!r}"
         for k in data
@@ -134,7 +147,7 @@ def parse_calendars(
     provisional = frozenset(y.year for y in years if y.provisional)
     raw_calendars = data.get("calendars")
     if not isinstance(raw_calendars, Mapping) or not raw_calendars:
-        raise ResponsibilityError(source, [*problems, "top level: calendars must be a mapping"])
+        raise CalendarError(source, [*problems, "top level: calendars must be a mapping"])
     calendars: dict[str, WorkingCalendar] = {}
     for name, raw in raw_calendars.items():
         calendar = _calendar(str(name), raw, problems)
@@ -161,14 +174,14 @@ def parse_calendars(
     for key, name in raw_assignments.items():
         if name not in raw_calendars:
             problems.append(f"departments.{key}: unknown calendar {name!r}")
-        elif str(key) in directory:
+        elif str(key) in department_ids:
             by_department[str(key)] = calendars.get(str(name), _PLACEHOLDER)
         elif str(key) in _TYPE_VALUES:
             by_type[DepartmentType(str(key))] = calendars.get(str(name), _PLACEHOLDER)
         else:
             problems.append(f"departments.{key}: neither a department type nor a department id")
     if problems:
-        raise ResponsibilityError(source, problems)
+        raise CalendarError(source, problems)
     return CalendarBook(
         default=calendars[str(default_name)], by_type=by_type, by_department=by_department
     )
