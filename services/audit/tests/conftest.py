@@ -133,7 +133,7 @@ SUBJECT_OF = {
 
 
 class Recorder:
-    """A real SQLite ledger fed through `handlers.record_event`, as the pull
+    """A real ledger (SQLite or PostgreSQL) fed through `handlers.record_event`, as the pull
     worker feeds it (one transaction per `record` call)."""
 
     def __init__(self, engine: AsyncEngine, ctx: AuditContext, url: str) -> None:
@@ -188,7 +188,16 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(sqlite_engine: AsyncEngine, audit_ctx: AuditContext, sqlite_url: str) -> Recorder:
+def recorder(db_engine: AsyncEngine, audit_ctx: AuditContext, database_url: str) -> Recorder:
+    """A ledger on SQLite and on PostgreSQL (each test using it runs twice)."""
+    return Recorder(db_engine, audit_ctx, database_url)
+
+
+@pytest.fixture
+def sqlite_recorder(
+    sqlite_engine: AsyncEngine, audit_ctx: AuditContext, sqlite_url: str
+) -> Recorder:
+    """A ledger on SQLite only, for edits only SQLite's loose column types let in."""
     return Recorder(sqlite_engine, audit_ctx, sqlite_url)
 
 

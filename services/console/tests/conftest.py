@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +10,10 @@ from services.console.tests.console_testing import ConsoleUnderTest, build_conso
 
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[ConsoleUnderTest]:
-    """A console with a SQLite store and stand-in services (no network)."""
-    under_test = await build_console(tmp_path)
+async def console(database_url: str) -> AsyncIterator[ConsoleUnderTest]:
+    """A console with a SQLite or PostgreSQL store (each test using it runs on
+    both) and stand-in services (no network)."""
+    under_test = await build_console(database_url)
     try:
         yield under_test
     finally:

@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -530,9 +529,11 @@ async def login(http: httpx.AsyncClient, user: str, password: str = PASSWORD) ->
 
 
 async def build_console(
-    tmp_path: Path, limits: LoginLimits | None = None, **options: Any
+    database_url: str, limits: LoginLimits | None = None, **options: Any
 ) -> ConsoleUnderTest:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
+    """A console on a fresh store at `database_url` (the `database_url` fixture:
+    SQLite or PostgreSQL); dispose of its engine when done."""
+    engine = db.create_engine(database_url)
     await db.create_tables(engine)
 
     def uow() -> ConsoleUnitOfWork:

@@ -1,11 +1,10 @@
 """Logins, sessions, CSRF and rate limiting, through the real HTTP app and a
-SQLite store (stand-in services behind)."""
+SQLite or PostgreSQL store (stand-in services behind)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from argon2 import PasswordHasher
@@ -66,8 +65,8 @@ async def test_login_refuses_a_form_post_of_json_credentials(console: ConsoleUnd
         assert SESSION_COOKIE not in http.cookies
 
 
-async def test_secure_cookies_when_configured(tmp_path: Path) -> None:
-    under_test = await build_console(tmp_path)
+async def test_secure_cookies_when_configured(database_url: str) -> None:
+    under_test = await build_console(database_url)
     under_test.web.options = replace(under_test.web.options, cookie_secure=True)
     try:
         async with under_test.client() as http:
@@ -163,8 +162,8 @@ async def test_disabling_a_user_ends_their_sessions(console: ConsoleUnderTest) -
         assert again.status_code == 401
 
 
-async def test_failed_logins_are_limited_per_user_name(tmp_path: Path) -> None:
-    under_test = await build_console(tmp_path, LoginLimits(per_user=3, per_ip=100))
+async def test_failed_logins_are_limited_per_user_name(database_url: str) -> None:
+    under_test = await build_console(database_url, LoginLimits(per_user=3, per_ip=100))
     try:
         async with under_test.client() as http:
             for _ in range(3):
@@ -189,8 +188,8 @@ async def test_failed_logins_are_limited_per_user_name(tmp_path: Path) -> None:
         await under_test.engine.dispose()
 
 
-async def test_failed_logins_are_limited_per_address(tmp_path: Path) -> None:
-    under_test = await build_console(tmp_path, LoginLimits(per_user=100, per_ip=3))
+async def test_failed_logins_are_limited_per_address(database_url: str) -> None:
+    under_test = await build_console(database_url, LoginLimits(per_user=100, per_ip=3))
     try:
         async with under_test.client(client=("10.9.9.9", 5000)) as sprayer:
             for user in ("operator", "inspector", "auditor"):

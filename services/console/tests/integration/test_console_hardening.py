@@ -5,7 +5,6 @@ never on a header a client could forge."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -79,8 +78,8 @@ async def _try(console: ConsoleUnderTest, forwarded_for: str, user: str) -> int:
         return reply.status_code
 
 
-async def test_behind_a_trusted_ingress_the_limit_is_per_real_client(tmp_path: Path) -> None:
-    console = await build_console(tmp_path, LoginLimits(per_user=100, per_ip=3))
+async def test_behind_a_trusted_ingress_the_limit_is_per_real_client(database_url: str) -> None:
+    console = await build_console(database_url, LoginLimits(per_user=100, per_ip=3))
     console.web.options = replace(console.web.options, trust_forwarded_for=True)
     try:
         for user in ("operator", "inspector", "auditor"):
@@ -93,9 +92,9 @@ async def test_behind_a_trusted_ingress_the_limit_is_per_real_client(tmp_path: P
 
 
 async def test_without_trust_a_forged_forwarded_for_does_not_escape_the_limit(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    console = await build_console(tmp_path, LoginLimits(per_user=100, per_ip=3))
+    console = await build_console(database_url, LoginLimits(per_user=100, per_ip=3))
     try:
         for n, user in enumerate(("operator", "inspector", "auditor")):
             assert await _fail(console, f"192.0.2.{n}", user) == 401

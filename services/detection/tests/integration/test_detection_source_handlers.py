@@ -1,4 +1,4 @@
-"""Source messages through the handlers on a real SQLite file: CAP updates and
+"""Source messages through the handlers on SQLite and PostgreSQL: CAP updates and
 cancels, exercises, cleared alarms, IoT hysteresis across restarts, and no
 partial writes."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,8 +32,8 @@ SHA = "d" * 64
 
 
 @pytest.fixture
-def uow(sqlite_engine: AsyncEngine) -> UowFactory:
-    return lambda: DetectionUnitOfWork(sqlite_engine, "detection")
+def uow(db_engine: AsyncEngine) -> UowFactory:
+    return lambda: DetectionUnitOfWork(db_engine, "detection")
 
 
 async def rows(engine: AsyncEngine, table: type[SQLModel]) -> list[SQLModel]:
@@ -58,7 +57,7 @@ async def ingest_cap(ref: Reference, uow: UowFactory, raw: bytes) -> handlers.Ou
 async def test_an_update_supersedes_and_a_cancel_withdraws_with_one_event_each(
     reference: Reference,
     uow: UowFactory,
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     fixture_bytes: Callable[[str], bytes],
 ) -> None:
     alert = await ingest_cap(reference, uow, fixture_bytes("cap_gas_leak_alert.xml"))
@@ -77,7 +76,7 @@ async def test_an_update_supersedes_and_a_cancel_withdraws_with_one_event_each(
     assert later.withdrawal_kind is WithdrawalKind.CANCELLED
     assert "sensor fault" in later.withdrawal_reason
 
-    published = await events(sqlite_engine)
+    published = await events(db_engine)
     assert [s for s, _ in published] == [
         "cityops.detection.detection.reported",
         "cityops.detection.detection.reported",
@@ -92,7 +91,7 @@ async def test_an_update_supersedes_and_a_cancel_withdraws_with_one_event_each(
 async def test_a_cancel_needs_a_known_report_of_its_own_sender(
     reference: Reference,
     uow: UowFactory,
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     fixture_bytes: Callable[[str], bytes],
 ) -> None:
     cancel = fixture_bytes("cap_gas_leak_cancel.xml")
@@ -110,21 +109,21 @@ async def test_a_cancel_needs_a_known_report_of_its_own_sender(
     )
     with pytest.raises(InvalidReportError, match="future"):
         await ingest_cap(reference, uow, future)
-    assert len(await rows(sqlite_engine, InboxMessage)) == 0
-    assert len(await events(sqlite_engine)) == 1
+    assert len(await rows(db_engine, InboxMessage)) == 0
+    assert len(await events(db_engine)) == 1
 
 
 async def test_an_exercise_is_stored_but_never_published(
     reference: Reference,
     uow: UowFactory,
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     fixture_bytes: Callable[[str], bytes],
 ) -> None:
     drill = await ingest_cap(reference, uow, fixture_bytes("cap_flooding_exercise.xml"))
     assert not drill.published and not drill.detections[0].published and drill.changed
-    stored = await rows(sqlite_engine, DetectionRow)
+    stored = await rows(db_engine, DetectionRow)
     assert len(stored) == 1 and stored[0].exercise  # type: ignore[attr-defined]
-    assert await events(sqlite_engine) == []
+    assert await events(db_engine) == []
     again = await ingest_cap(reference, uow, fixture_bytes("cap_flooding_exercise.xml"))
     assert again.detections[0].duplicate and not again.detections[0].published
 
@@ -132,7 +131,7 @@ async def test_an_exercise_is_stored_but_never_published(
 async def test_an_inactive_video_alarm_clears_its_active_detections(
     reference: Reference,
     uow: UowFactory,
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     fixture_json: Callable[[str], object],
 ) -> None:
     vendor, cameras = reference.sources.vendors["hikvision"], reference.sources.cameras
@@ -147,14 +146,14 @@ async def test_an_inactive_video_alarm_clears_its_active_detections(
     assert len(cleared.withdrawn) == 2
     again = await handlers.ingest(inactive, uow(), reference.policy)
     assert again.withdrawn == () and not again.changed
-    kinds = [m.kind for s, m in await events(sqlite_engine) if s.endswith("withdrawn")]  # type: ignore[attr-defined]
+    kinds = [m.kind for s, m in await events(db_engine) if s.endswith("withdrawn")]  # type: ignore[attr-defined]
     assert kinds == [events_pb2.WITHDRAWAL_KIND_CLEARED] * 2
 
 
 async def test_a_message_with_one_bad_report_writes_nothing(
     reference: Reference,
     uow: UowFactory,
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     fixture_bytes: Callable[[str], bytes],
 ) -> None:
     (good,) = cap.parse(
@@ -163,8 +162,8 @@ async def test_a_message_with_one_bad_report_writes_nothing(
     bad = replace(good, source_event_id="other", latitude=39.9, longitude=116.4)
     with pytest.raises(InvalidReportError):
         await handlers.ingest(SourceMessage(reports=(good, bad)), uow(), reference.policy)
-    assert await rows(sqlite_engine, DetectionRow) == []
-    assert await rows(sqlite_engine, OutboxMessage) == []
+    assert await rows(db_engine, DetectionRow) == []
+    assert await rows(db_engine, OutboxMessage) == []
 
 
 def reading(value: float, seconds: int, device: str = "gas-hb-0001") -> RecordTelemetry:
@@ -173,9 +172,9 @@ def reading(value: float, seconds: int, device: str = "gas-hb-0001") -> RecordTe
 
 
 async def test_a_flapping_gas_sensor_files_one_detection_until_cleared_even_across_restarts(
-    reference: Reference, tmp_path: Path
+    reference: Reference, database_url: str
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'iot.db'}"
+    url = database_url
 
     async def run(values: list[tuple[float, int]]) -> list[handlers.Outcome]:
         engine = db.create_engine(url)  # a fresh engine: the service restarted
@@ -214,12 +213,12 @@ async def test_a_flapping_gas_sensor_files_one_detection_until_cleared_even_acro
 
 
 async def test_telemetry_from_an_unknown_device_or_the_future_changes_nothing(
-    reference: Reference, uow: UowFactory, sqlite_engine: AsyncEngine
+    reference: Reference, uow: UowFactory, db_engine: AsyncEngine
 ) -> None:
     with pytest.raises(InvalidReportError, match="device"):
         await record_telemetry(reading(80, 0, "ghost"), uow(), reference.policy, reference.iot)
     future = RecordTelemetry("gas-hb-0001", "2999-01-01T00:00:00Z", {"gas_ppm": 80}, SHA)
     with pytest.raises(InvalidReportError, match="future"):
         await record_telemetry(future, uow(), reference.policy, reference.iot)
-    assert await rows(sqlite_engine, IotAlarmRow) == []
-    assert await rows(sqlite_engine, DetectionRow) == []
+    assert await rows(db_engine, IotAlarmRow) == []
+    assert await rows(db_engine, DetectionRow) == []

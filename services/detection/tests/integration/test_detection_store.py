@@ -1,4 +1,4 @@
-"""Repository and handlers on a real SQLite file: one detection per source event."""
+"""Repository and handlers on SQLite and PostgreSQL: one detection per source event."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def report(policy: rules.IngestPolicy) -> ReportDetection:
 
 
 @pytest.fixture
-def uow(sqlite_engine: AsyncEngine) -> UowFactory:
-    return lambda: DetectionUnitOfWork(sqlite_engine, "detection")
+def uow(db_engine: AsyncEngine) -> UowFactory:
+    return lambda: DetectionUnitOfWork(db_engine, "detection")
 
 
 async def count(engine: AsyncEngine, table: type[SQLModel]) -> int:
@@ -83,7 +83,7 @@ async def test_a_detection_round_trips_through_the_store(
 
 
 async def test_the_store_refuses_a_second_row_for_one_idempotency_key(
-    uow: UowFactory, sqlite_engine: AsyncEngine, report: ReportDetection, policy: rules.IngestPolicy
+    uow: UowFactory, db_engine: AsyncEngine, report: ReportDetection, policy: rules.IngestPolicy
 ) -> None:
     async with uow() as u:
         await u.detections.add(detection(report, policy, "d-1"))
@@ -91,25 +91,25 @@ async def test_the_store_refuses_a_second_row_for_one_idempotency_key(
     with pytest.raises(AlreadyExistsError):
         async with uow() as u:
             await u.detections.add(detection(report, policy, "d-2"))
-    async with db.session_factory(sqlite_engine)() as session:
+    async with db.session_factory(db_engine)() as session:
         rows = (await session.exec(select(DetectionRow))).all()
     assert [r.detection_id for r in rows] == ["d-1"]
 
 
 async def test_the_same_source_event_twice_is_one_detection_and_one_event(
-    uow: UowFactory, sqlite_engine: AsyncEngine, report: ReportDetection, policy: rules.IngestPolicy
+    uow: UowFactory, db_engine: AsyncEngine, report: ReportDetection, policy: rules.IngestPolicy
 ) -> None:
     first = await handlers.report_detection(report, uow(), policy)
     again = await handlers.report_detection(replace(report, confidence=0.1), uow(), policy)
     assert not first.duplicate
     assert again.duplicate and again.detection_id == first.detection_id
-    assert await count(sqlite_engine, DetectionRow) == 1
-    assert await count(sqlite_engine, OutboxMessage) == 1
+    assert await count(db_engine, DetectionRow) == 1
+    assert await count(db_engine, OutboxMessage) == 1
 
 
 async def test_losing_the_race_on_the_key_returns_the_winner(
     uow: UowFactory,
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     report: ReportDetection,
     policy: rules.IngestPolicy,
     monkeypatch: pytest.MonkeyPatch,
@@ -128,17 +128,17 @@ async def test_losing_the_race_on_the_key_returns_the_winner(
     loser = await handlers.report_detection(report, uow(), policy)
     assert loser.duplicate and loser.detection_id == winner.detection_id
     assert calls == 2
-    assert await count(sqlite_engine, DetectionRow) == 1
-    assert await count(sqlite_engine, OutboxMessage) == 1
+    assert await count(db_engine, DetectionRow) == 1
+    assert await count(db_engine, OutboxMessage) == 1
 
 
 async def test_an_invalid_report_stores_and_publishes_nothing(
-    uow: UowFactory, sqlite_engine: AsyncEngine, report: ReportDetection, policy: rules.IngestPolicy
+    uow: UowFactory, db_engine: AsyncEngine, report: ReportDetection, policy: rules.IngestPolicy
 ) -> None:
     with pytest.raises(rules.InvalidReportError):
         await handlers.report_detection(replace(report, category_code="X0000"), uow(), policy)
-    assert await count(sqlite_engine, DetectionRow) == 0
-    assert await count(sqlite_engine, OutboxMessage) == 0
+    assert await count(db_engine, DetectionRow) == 0
+    assert await count(db_engine, OutboxMessage) == 0
 
 
 async def test_get_detection_refuses_empty_and_unknown_ids(

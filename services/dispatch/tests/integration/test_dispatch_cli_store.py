@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 
@@ -21,9 +20,9 @@ from svckit import db, migrations
 from svckit.grpc.identity import Caller
 
 
-async def managed_catalogue(path: Path, reference: ReferenceData) -> None:
+async def managed_catalogue(database_url: str, reference: ReferenceData) -> None:
     """The service's store after seeding and one change over the admin API (today 2026-03-02)."""
-    engine = db.create_engine(f"sqlite+aiosqlite:///{path / 'dispatch.db'}")
+    engine = db.create_engine(database_url)
     await migrations.upgrade(engine, "dispatch", MIGRATIONS)  # as the service does
     ctx = DispatchContext(reference=reference, clock=SimulatedClock(local(2026, 3, 2, 10)))
     await catalogue.seed_from_file(DispatchUnitOfWork(engine, "dispatch"), ctx)
@@ -44,14 +43,14 @@ async def managed_catalogue(path: Path, reference: ReferenceData) -> None:
 
 
 def test_the_command_line_reads_the_managed_catalogue(
-    tmp_path: Path,
+    database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     shipped_reference: ReferenceData,
 ) -> None:
-    asyncio.run(managed_catalogue(tmp_path, shipped_reference))
+    asyncio.run(managed_catalogue(database_url, shipped_reference))
     capsys.readouterr()  # the set-up's log lines
-    monkeypatch.setenv("CITYOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CITYOPS_DISPATCH_DATABASE_URL", database_url)
 
     def ask(at: str) -> dict[str, object]:
         with pytest.raises(SystemExit) as exited:

@@ -1,4 +1,4 @@
-"""The use cases on a real SQLite file, driven by events and commands with a simulated clock."""
+"""The use cases on SQLite and PostgreSQL, driven by events and commands with a simulated clock."""
 
 from __future__ import annotations
 
@@ -101,14 +101,14 @@ class Flow:
 
 
 @pytest.fixture
-async def flow(sqlite_engine: AsyncEngine, shipped_reference: ReferenceData) -> AsyncIterator[Flow]:
+async def flow(db_engine: AsyncEngine, shipped_reference: ReferenceData) -> AsyncIterator[Flow]:
     ctx = DispatchContext(
         reference=shipped_reference,
         clock=SimulatedClock(MONDAY_10),
         policy=EscalationPolicy(0.75, timedelta(hours=2), 3),
         max_returns=3,
     )
-    made = Flow(sqlite_engine, ctx)
+    made = Flow(db_engine, ctx)
     await catalogue.seed_from_file(made.uow(), ctx)
     yield made
 
@@ -536,7 +536,7 @@ async def test_round_robin_takes_turns(flow: Flow) -> None:
     assert teams == ["D02-transport-road", "D02-transport-road2", "D02-transport-road"]
 
 
-async def test_a_closed_case_cancels_its_timers(flow: Flow, sqlite_engine: AsyncEngine) -> None:
+async def test_a_closed_case_cancels_its_timers(flow: Flow, db_engine: AsyncEngine) -> None:
     from cityops.audit.v1 import events_pb2 as audit_events
 
     await flow.intake(filed_case("C-12", "E0105"))
@@ -549,7 +549,7 @@ async def test_a_closed_case_cancels_its_timers(flow: Flow, sqlite_engine: Async
     assert case.state is CaseState.CLOSED
     assert assignments[0].status is AssignmentStatus.SUPERSEDED
     assert all(t.status is TimerStatus.CANCELLED for t in await flow.timers("C-12"))
-    async with db.session_factory(sqlite_engine)() as session:
+    async with db.session_factory(db_engine)() as session:
         assert len((await session.exec(select(CaseRow))).all()) == 1
 
 

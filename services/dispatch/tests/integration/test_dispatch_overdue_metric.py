@@ -30,9 +30,9 @@ def row(dispatch_id: str, department: str, hours_left: float, ended: bool = Fals
 
 
 async def test_overdue_gauge_counts_only_running_assignments_past_deadline(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    async with db.session_factory(sqlite_engine)() as session:
+    async with db.session_factory(db_engine)() as session:
         session.add_all(
             [
                 row("a", "D01-water", -2),
@@ -52,7 +52,7 @@ async def test_overdue_gauge_counts_only_running_assignments_past_deadline(
             ]
         )
         await session.commit()
-    await sample_overdue(sqlite_engine)
+    await sample_overdue(db_engine)
     text = generate_latest(REGISTRY).decode()
     assert 'cityops_dispatch_overdue_assignments{department="D01-water"} 2.0' in text
     assert 'cityops_dispatch_overdue_assignments{department="D02-gas"} 1.0' in text

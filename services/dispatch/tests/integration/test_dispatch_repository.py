@@ -1,4 +1,4 @@
-"""The stores on a real SQLite file: round trips with aware times, one case row per case,
+"""The stores on SQLite and PostgreSQL: round trips with aware times, one case row per case,
 nothing kept without commit, and a decision with its outbox row in one transaction."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def an_assignment(dispatch_id: str, case_id: str = "C-1", **fields: object) -> A
     return made
 
 
-async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEngine) -> None:
+async def test_every_record_round_trips_with_aware_times(db_engine: AsyncEngine) -> None:
     case = a_case("C-1")
     lead, assist = an_assignment("D-1"), an_assignment("D-2", role=Role.ASSIST, order=1)
     timer = Timer(
@@ -102,7 +102,7 @@ async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEng
     resumed = Suspension(
         "SUS-0", "C-1", CaseState.DISPATCHED, "等待", AT - timedelta(days=9), "sup", "", AT, "sup2"
     )
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         await uow.cases.save(case)
         await uow.assignments.save(lead)
         await uow.assignments.save(assist)
@@ -112,7 +112,7 @@ async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEng
         await uow.suspensions.save(suspended)
         await uow.suspensions.save(resumed)
         await uow.commit()
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         assert await uow.cases.get("C-1") == case
         assert await uow.assignments.for_case("C-1") == [lead, assist]
         assert await uow.timers.of(case_id="C-1") == [timer]
@@ -125,7 +125,7 @@ async def test_every_record_round_trips_with_aware_times(sqlite_engine: AsyncEng
         assert await uow.assignments.team_loads("D02-transport") == {"D02-transport-road": 2}
 
 
-async def test_claiming_takes_only_due_pending_timers(sqlite_engine: AsyncEngine) -> None:
+async def test_claiming_takes_only_due_pending_timers(db_engine: AsyncEngine) -> None:
     def timer(timer_id: str, fire_at: datetime, status: TimerStatus) -> Timer:
         return Timer(
             timer_id,
@@ -141,28 +141,28 @@ async def test_claiming_takes_only_due_pending_timers(sqlite_engine: AsyncEngine
             status,
         )
 
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         await uow.timers.save(timer("due", AT, TimerStatus.PENDING))
         await uow.timers.save(timer("later", AT + timedelta(hours=1), TimerStatus.PENDING))
         await uow.timers.save(timer("fired", AT, TimerStatus.FIRED))
         await uow.commit()
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         assert [t.timer_id for t in await uow.timers.claim_due(AT, 10)] == ["due"]
         assert await uow.timers.cancel(case_id="C-1") == 2
         await uow.commit()
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         assert await uow.timers.claim_due(AT + timedelta(days=1), 10) == []
 
 
-async def test_without_commit_nothing_is_kept(sqlite_engine: AsyncEngine) -> None:
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+async def test_without_commit_nothing_is_kept(db_engine: AsyncEngine) -> None:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         await uow.cases.save(a_case("C-1"))
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         assert await uow.cases.get("C-1") is None
 
 
-async def test_a_dispatch_id_is_recorded_once(sqlite_engine: AsyncEngine) -> None:
-    async with db.session_factory(sqlite_engine)() as session:
+async def test_a_dispatch_id_is_recorded_once(db_engine: AsyncEngine) -> None:
+    async with db.session_factory(db_engine)() as session:
         for _ in range(2):
             session.add(
                 AssignmentRow(
@@ -181,20 +181,20 @@ async def test_a_dispatch_id_is_recorded_once(sqlite_engine: AsyncEngine) -> Non
 
 
 async def test_handler_writes_case_assignment_timers_and_event_in_one_transaction(
-    sqlite_engine: AsyncEngine, shipped_reference: ReferenceData
+    db_engine: AsyncEngine, shipped_reference: ReferenceData
 ) -> None:
     ctx = DispatchContext(
         reference=shipped_reference, clock=SimulatedClock(local(2026, 3, 2, 10, 0))
     )
-    await catalogue.seed_from_file(DispatchUnitOfWork(sqlite_engine, "dispatch"), ctx)
-    async with DispatchUnitOfWork(sqlite_engine, "dispatch") as uow:
+    await catalogue.seed_from_file(DispatchUnitOfWork(db_engine, "dispatch"), ctx)
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         await handlers.on_intake_event(
             incoming(filed_case("C-9", "E0403", district="D01", point=None), CASE_FILED),
             uow,
             ctx=ctx,
         )
         await uow.commit()
-    async with db.session_factory(sqlite_engine)() as session:
+    async with db.session_factory(db_engine)() as session:
         cases = (await session.exec(select(CaseRow))).all()
         rows = (await session.exec(select(AssignmentRow))).all()
         outbox = (await session.exec(select(OutboxMessage))).all()
@@ -206,11 +206,11 @@ async def test_handler_writes_case_assignment_timers_and_event_in_one_transactio
 
 
 async def test_the_file_is_imported_once_and_changes_become_new_versions(
-    sqlite_engine: AsyncEngine, shipped_reference: ReferenceData
+    db_engine: AsyncEngine, shipped_reference: ReferenceData
 ) -> None:
     clock = SimulatedClock(local(2026, 3, 2, 10, 0))
     ctx = DispatchContext(reference=shipped_reference, clock=clock)
-    uow = lambda: DispatchUnitOfWork(sqlite_engine, "dispatch")  # noqa: E731
+    uow = lambda: DispatchUnitOfWork(db_engine, "dispatch")  # noqa: E731
     assert await catalogue.seed_from_file(uow(), ctx) == 12
     assert await catalogue.seed_from_file(uow(), ctx) == 0
     async with uow() as session:

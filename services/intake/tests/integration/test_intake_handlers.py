@@ -1,5 +1,5 @@
-"""Intake's event handlers on a real SQLite unit of work (no NATS: the outbox shows
-what would be published)."""
+"""Intake's event handlers on a real unit of work, on SQLite and PostgreSQL (no NATS:
+the outbox shows what would be published)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.common.v1 import common_pb2
@@ -78,7 +78,9 @@ async def deliver(
 
 async def outbox(engine: AsyncEngine, subject_: str | None = None) -> list[OutboxMessage]:
     async with db.session_factory(engine)() as session:
-        rows = list((await session.exec(select(OutboxMessage))).all())
+        rows = list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.position)))).all()
+        )
     return [r for r in rows if subject_ is None or r.subject == subject_]
 
 
@@ -99,18 +101,18 @@ async def all_cases(engine: AsyncEngine) -> list[case_pb2.Case]:
 
 
 async def test_a_detection_files_one_case_even_when_sent_again_as_a_new_event(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)
-    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)  # new ce-id
-    [row] = await rows(sqlite_engine, CaseRow)
+    await deliver(db_engine, detected(detection_report(inside)), ref=ref)
+    await deliver(db_engine, detected(detection_report(inside)), ref=ref)  # new ce-id
+    [row] = await rows(db_engine, CaseRow)
     assert row.state == "filed" and row.case_id.startswith("case-")
     assert row.title.startswith("上水井盖 · ") and row.district_code
     assert row.urgency == common_pb2.URGENCY_IMMEDIATE
-    [sent] = await outbox(sqlite_engine)
+    [sent] = await outbox(db_engine)
     assert sent.subject == CASE_FILED and sent.case_id == row.case_id
     filed = events_pb2.CaseFiled.FromString(sent.body)
     assert filed.case.case_id == row.case_id and list(filed.case.detection_ids) == ["det-1"]
@@ -119,42 +121,40 @@ async def test_a_detection_files_one_case_even_when_sent_again_as_a_new_event(
 
 
 async def test_policy_bands_file_queue_and_discard(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(inside, "det-auto", confidence=0.9)),
         detected(detection_report(near(inside, 500), "det-review", confidence=0.6)),
         detected(detection_report(near(inside, 1000), "det-low", confidence=0.2)),
         detected(detection_report(near(inside, 1500), "det-unknown", code="Z9999")),
         ref=ref,
     )
-    by_detection = {c.detection_ids[0]: c for c in await all_cases(sqlite_engine)}
+    by_detection = {c.detection_ids[0]: c for c in await all_cases(db_engine)}
     assert set(by_detection) == {"det-auto", "det-review"}
     assert by_detection["det-auto"].state == case_pb2.CASE_STATE_FILED
     assert by_detection["det-review"].state == case_pb2.CASE_STATE_TRIAGE
-    [filed] = await outbox(sqlite_engine, CASE_FILED)
+    [filed] = await outbox(db_engine, CASE_FILED)
     assert filed.case_id == by_detection["det-auto"].case_id  # triage publishes no CaseFiled
-    discards = {r.detection_id: r for r in await rows(sqlite_engine, DiscardRow)}
+    discards = {r.detection_id: r for r in await rows(db_engine, DiscardRow)}
     assert discards["det-low"].reason == "below_threshold" and discards["det-low"].threshold == 0.5
     assert discards["det-unknown"].reason == "unknown_category"
     published = [
         events_pb2.DetectionDiscarded.FromString(m.body)
-        for m in await outbox(sqlite_engine, DETECTION_DISCARDED)
+        for m in await outbox(db_engine, DETECTION_DISCARDED)
     ]
     low = next(e for e in published if e.detection_id == "det-low")
     assert (low.category_code, low.confidence, low.threshold) == ("C0101", 0.2, 0.5)
     assert low.reason == events_pb2.DISCARD_REASON_BELOW_THRESHOLD and low.source_kind == "video_ai"
     # A discarded detection sent again is not discarded (or filed) twice:
-    await deliver(
-        sqlite_engine, detected(detection_report(inside, "det-low", confidence=0.2)), ref=ref
-    )
-    assert len(await outbox(sqlite_engine, DETECTION_DISCARDED)) == 2
-    found, total = await queries.list_discards(0, 10, uow(sqlite_engine))
+    await deliver(db_engine, detected(detection_report(inside, "det-low", confidence=0.2)), ref=ref)
+    assert len(await outbox(db_engine, DETECTION_DISCARDED)) == 2
+    found, total = await queries.list_discards(0, 10, uow(db_engine))
     assert total == 2 and {d.detection_id for d in found} == {"det-low", "det-unknown"}
 
 
@@ -195,7 +195,7 @@ async def deliver_in_batches(
 
 
 async def test_one_pothole_seen_100_times_by_three_cameras_and_a_drone_is_one_case(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
@@ -204,17 +204,17 @@ async def test_one_pothole_seen_100_times_by_three_cameras_and_a_drone_is_one_ca
     sightings = pothole_sightings(
         detection_report, near, inside, spacing_m=0, every=timedelta(seconds=5)
     )
-    await deliver_in_batches(sqlite_engine, ref, sightings)
-    [case] = await all_cases(sqlite_engine)
+    await deliver_in_batches(db_engine, ref, sightings)
+    [case] = await all_cases(db_engine)
     assert case.detection_count == 100 and len(case.detection_ids) == 100
     assert set(case.detection_ids) == {f"det-{i:03d}" for i in range(100)}
     assert len(case.evidence) == 100 and case.state == case_pb2.CASE_STATE_FILED
     # Each witness counts once, with its best score (0.88, 0.89, 0.88, 0.89):
     assert case.certainty == pytest.approx(1 - 0.12 * 0.11 * 0.12 * 0.11, abs=1e-6)
-    assert len(await outbox(sqlite_engine, CASE_FILED)) == 1
+    assert len(await outbox(db_engine, CASE_FILED)) == 1
     corroborations = [
         events_pb2.CaseCorroborated.FromString(m.body)
-        for m in await outbox(sqlite_engine, CASE_CORROBORATED)
+        for m in await outbox(db_engine, CASE_CORROBORATED)
     ]
     assert len(corroborations) == 99
     assert [c.detection_count for c in corroborations] == list(range(2, 101))
@@ -222,7 +222,7 @@ async def test_one_pothole_seen_100_times_by_three_cameras_and_a_drone_is_one_ca
 
 
 async def test_the_same_outside_the_radius_opens_separate_cases(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
@@ -231,14 +231,14 @@ async def test_the_same_outside_the_radius_opens_separate_cases(
     sightings = pothole_sightings(
         detection_report, near, inside, spacing_m=40, every=timedelta(seconds=5)
     )
-    await deliver_in_batches(sqlite_engine, ref, sightings)
-    cases = await all_cases(sqlite_engine)
+    await deliver_in_batches(db_engine, ref, sightings)
+    cases = await all_cases(db_engine)
     assert len(cases) == 100 and all(c.detection_count == 1 for c in cases)
-    assert await outbox(sqlite_engine, CASE_CORROBORATED) == []
+    assert await outbox(db_engine, CASE_CORROBORATED) == []
 
 
 async def test_the_same_outside_the_window_opens_separate_cases(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
@@ -248,74 +248,72 @@ async def test_the_same_outside_the_window_opens_separate_cases(
     sightings = pothole_sightings(
         detection_report, near, inside, spacing_m=0, every=window + timedelta(seconds=1)
     )
-    await deliver_in_batches(sqlite_engine, ref, sightings)
-    assert len(await all_cases(sqlite_engine)) == 100
+    await deliver_in_batches(db_engine, ref, sightings)
+    assert len(await all_cases(db_engine)) == 100
 
 
 async def test_corroboration_files_a_triage_case_and_a_weak_one_is_not_evidence(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(inside, "d1", source_id="cam-1", confidence=0.6)),
         ref=ref,
     )
-    [queued] = await all_cases(sqlite_engine)
+    [queued] = await all_cases(db_engine)
     assert queued.state == case_pb2.CASE_STATE_TRIAGE
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(near(inside, 10), "d2", source_id="cam-1", confidence=0.65)),
         ref=ref,
     )
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(near(inside, 5), "d3", source_id="cam-9", confidence=0.3)),
         ref=ref,
     )
-    [still] = await all_cases(sqlite_engine)
+    [still] = await all_cases(db_engine)
     assert (still.state, still.detection_count) == (case_pb2.CASE_STATE_TRIAGE, 2)
-    assert len(await outbox(sqlite_engine, DETECTION_DISCARDED)) == 1  # d3: below review
+    assert len(await outbox(db_engine, DETECTION_DISCARDED)) == 1  # d3: below review
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(near(inside, 3), "d4", source_id="cam-2", confidence=0.6)),
         ref=ref,
     )
-    [filed] = await all_cases(sqlite_engine)
+    [filed] = await all_cases(db_engine)
     assert filed.state == case_pb2.CASE_STATE_FILED and filed.certainty == pytest.approx(0.86)
-    [published] = await outbox(sqlite_engine, CASE_FILED)
+    [published] = await outbox(db_engine, CASE_FILED)
     event_case = events_pb2.CaseFiled.FromString(published.body).case
     assert list(event_case.detection_ids) == ["d1", "d2", "d4"]
 
 
 async def test_a_cap_update_joins_the_case_of_the_alert_it_supersedes(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
-    await deliver(
-        sqlite_engine, detected(detection_report(inside, "alert-1", code="E0105")), ref=ref
-    )
+    await deliver(db_engine, detected(detection_report(inside, "alert-1", code="E0105")), ref=ref)
     update = detection_report(near(inside, 900), "alert-2", code="E0105", supersedes="alert-1")
-    await deliver(sqlite_engine, detected(update), ref=ref)
-    [case] = await all_cases(sqlite_engine)
+    await deliver(db_engine, detected(update), ref=ref)
+    [case] = await all_cases(db_engine)
     assert list(case.detection_ids) == ["alert-1", "alert-2"]
 
 
 async def test_a_component_fuses_on_its_id_wherever_it_is_reported(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(inside, "s1", kind="iot", source_id="tilt-1", confidence=0)),
         detected(
             detection_report(near(inside, 200), "s2", kind="iot", source_id="tilt-1", confidence=0)
@@ -324,23 +322,23 @@ async def test_a_component_fuses_on_its_id_wherever_it_is_reported(
         detected(detection_report(near(inside, 900), "c2", component_id="cover-8")),
         ref=ref,
     )
-    groups = sorted(sorted(c.detection_ids) for c in await all_cases(sqlite_engine))
+    groups = sorted(sorted(c.detection_ids) for c in await all_cases(db_engine))
     assert groups == [["c1", "c2"], ["s1", "s2"]]
 
 
 async def test_a_closed_case_is_not_joined_again(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, detected(detection_report(inside, "d1")), ref=ref)
-    [case] = await all_cases(sqlite_engine)
+    await deliver(db_engine, detected(detection_report(inside, "d1")), ref=ref)
+    [case] = await all_cases(db_engine)
     closed = audit_events.CaseClosed(case_id=case.case_id, closed_at=stamp(T0))
-    await deliver(sqlite_engine, event(closed, CASE_CLOSED, "audit", case.case_id))
-    assert await rows(sqlite_engine, FusionEntryRow) == []
-    await deliver(sqlite_engine, detected(detection_report(inside, "d2")), ref=ref)
-    assert len(await all_cases(sqlite_engine)) == 2
+    await deliver(db_engine, event(closed, CASE_CLOSED, "audit", case.case_id))
+    assert await rows(db_engine, FusionEntryRow) == []
+    await deliver(db_engine, detected(detection_report(inside, "d2")), ref=ref)
+    assert len(await all_cases(db_engine)) == 2
 
 
 # --- withdrawal -----------------------------------------------------------------------
@@ -359,68 +357,68 @@ def withdrawn(detection_id: str, *, cleared: bool = False) -> IncomingEvent:
 
 
 async def test_a_triage_case_whose_detections_are_cancelled_is_rejected_as_withdrawn(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
-    await deliver(sqlite_engine, detected(detection_report(inside, "d1", confidence=0.6)), ref=ref)
+    await deliver(db_engine, detected(detection_report(inside, "d1", confidence=0.6)), ref=ref)
     await deliver(
-        sqlite_engine, detected(detection_report(near(inside, 5), "d2", confidence=0.55)), ref=ref
+        db_engine, detected(detection_report(near(inside, 5), "d2", confidence=0.55)), ref=ref
     )
-    await deliver(sqlite_engine, withdrawn("d1"), ref=ref)
-    [case] = await all_cases(sqlite_engine)
+    await deliver(db_engine, withdrawn("d1"), ref=ref)
+    [case] = await all_cases(db_engine)
     assert case.state == case_pb2.CASE_STATE_TRIAGE and list(case.withdrawn_detection_ids) == ["d1"]
     assert case.certainty == 0.55
-    await deliver(sqlite_engine, withdrawn("d2"), ref=ref)
-    await deliver(sqlite_engine, withdrawn("d2"), ref=ref)  # again: nothing more
-    [case] = await all_cases(sqlite_engine)
+    await deliver(db_engine, withdrawn("d2"), ref=ref)
+    await deliver(db_engine, withdrawn("d2"), ref=ref)  # again: nothing more
+    [case] = await all_cases(db_engine)
     assert case.state == case_pb2.CASE_STATE_REJECTED
     assert case.reject_reason == case_pb2.REJECT_REASON_WITHDRAWN
     assert set(case.detection_ids) == {"d1", "d2"}  # still linked, for the record
-    [published] = await outbox(sqlite_engine, CASE_REJECTED)
+    [published] = await outbox(db_engine, CASE_REJECTED)
     rejection = events_pb2.CaseRejected.FromString(published.body)
     assert rejection.previous_state == case_pb2.CASE_STATE_TRIAGE
     assert rejection.rejected_by.role == common_pb2.ACTOR_ROLE_SYSTEM
 
 
 async def test_a_filed_case_keeps_going_and_a_cleared_alarm_keeps_its_triage_case(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(inside, "filed")),
         detected(detection_report(near(inside, 800), "queued", confidence=0.6)),
         ref=ref,
     )
-    await deliver(sqlite_engine, withdrawn("filed"), withdrawn("queued", cleared=True), ref=ref)
-    states = {c.detection_ids[0]: c for c in await all_cases(sqlite_engine)}
+    await deliver(db_engine, withdrawn("filed"), withdrawn("queued", cleared=True), ref=ref)
+    states = {c.detection_ids[0]: c for c in await all_cases(db_engine)}
     assert states["filed"].state == case_pb2.CASE_STATE_FILED
     assert list(states["filed"].withdrawn_detection_ids) == ["filed"]
     assert states["queued"].state == case_pb2.CASE_STATE_TRIAGE
-    assert await outbox(sqlite_engine, CASE_REJECTED) == []
+    assert await outbox(db_engine, CASE_REJECTED) == []
 
 
 async def test_a_withdrawal_before_its_report_leaves_a_discard_not_a_case(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, withdrawn("early"), ref=ref)
-    await deliver(sqlite_engine, detected(detection_report(inside, "early")), ref=ref)
-    assert await all_cases(sqlite_engine) == []
-    [discard] = await rows(sqlite_engine, DiscardRow)
+    await deliver(db_engine, withdrawn("early"), ref=ref)
+    await deliver(db_engine, detected(detection_report(inside, "early")), ref=ref)
+    assert await all_cases(db_engine) == []
+    [discard] = await rows(db_engine, DiscardRow)
     assert (discard.detection_id, discard.reason) == ("early", "withdrawn")
 
 
 async def test_one_batch_sees_its_own_new_cases_links_and_discards(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
@@ -429,7 +427,7 @@ async def test_one_batch_sees_its_own_new_cases_links_and_discards(
     """The detection handler runs without autoflush; within one fetched batch a
     resend, a corroboration and a withdrawal still find what came before them."""
     await deliver(
-        sqlite_engine,
+        db_engine,
         detected(detection_report(inside, "b1", confidence=0.6)),
         detected(detection_report(inside, "b1", confidence=0.6)),  # resent, new event id
         detected(detection_report(near(inside, 4), "b2", confidence=0.6)),
@@ -439,10 +437,10 @@ async def test_one_batch_sees_its_own_new_cases_links_and_discards(
         withdrawn("b2"),
         ref=ref,
     )
-    [case] = await all_cases(sqlite_engine)
+    [case] = await all_cases(db_engine)
     assert sorted(case.detection_ids) == ["b1", "b2"] and case.detection_count == 2
     assert case.state == case_pb2.CASE_STATE_REJECTED
-    assert [r.detection_id for r in await rows(sqlite_engine, DiscardRow)] == ["low"]
+    assert [r.detection_id for r in await rows(db_engine, DiscardRow)] == ["low"]
 
 
 # --- progress --------------------------------------------------------------------------
@@ -455,33 +453,33 @@ def stamp(when: datetime) -> Timestamp:
 
 
 async def test_progress_moves_the_case_and_an_unknown_case_is_ignored(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)
-    [row] = await rows(sqlite_engine, CaseRow)
+    await deliver(db_engine, detected(detection_report(inside)), ref=ref)
+    [row] = await rows(db_engine, CaseRow)
     dispatched = dispatch_events.CaseDispatched(
         case_id=row.case_id, department_id="dept-water", dispatched_at=stamp(T0), deadline=stamp(T0)
     )
-    await deliver(sqlite_engine, event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id))
+    await deliver(db_engine, event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id))
     dispatched.case_id = "case-nobody-knows"
-    await deliver(sqlite_engine, event(dispatched, CASE_DISPATCHED, "dispatch"))
-    case = await queries.get_case(row.case_id, uow(sqlite_engine))
+    await deliver(db_engine, event(dispatched, CASE_DISPATCHED, "dispatch"))
+    case = await queries.get_case(row.case_id, uow(db_engine))
     assert case.state is CaseState.DISPATCHED and case.lead_department_id == "dept-water"
-    assert len(await rows(sqlite_engine, CaseRow)) == 1
+    assert len(await rows(db_engine, CaseRow)) == 1
     assert case.reject_reason is None and RejectReason.WITHDRAWN.value == "withdrawn"
 
 
 async def test_a_resumed_case_is_back_where_it_stood_before_backlog(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    await deliver(sqlite_engine, detected(detection_report(inside)), ref=ref)
-    [row] = await rows(sqlite_engine, CaseRow)
+    await deliver(db_engine, detected(detection_report(inside)), ref=ref)
+    [row] = await rows(db_engine, CaseRow)
     case_id = row.case_id
     dispatched = dispatch_events.CaseDispatched(
         case_id=case_id, department_id="dept-water", dispatched_at=stamp(T0), deadline=stamp(T0)
@@ -493,13 +491,13 @@ async def test_a_resumed_case_is_back_where_it_stood_before_backlog(
         case_id=case_id, department_id="dept-water", accepted_at=stamp(T0 + timedelta(hours=1))
     )
     await deliver(
-        sqlite_engine,
+        db_engine,
         event(dispatched, CASE_DISPATCHED, "dispatch", case_id),
         event(backlogged, CASE_BACKLOGGED, "dispatch", case_id),
     )
     # The department's acceptance from before the 挂账 arrives late, on its own stream.
-    await deliver(sqlite_engine, event(accepted, WORKORDER_ACCEPTED, "workorders", case_id))
-    case = await queries.get_case(case_id, uow(sqlite_engine))
+    await deliver(db_engine, event(accepted, WORKORDER_ACCEPTED, "workorders", case_id))
+    case = await queries.get_case(case_id, uow(db_engine))
     assert case.state is CaseState.BACKLOGGED and case.state_before_backlog is CaseState.ACCEPTED
 
     new_deadline = T0 + timedelta(days=3)
@@ -513,10 +511,10 @@ async def test_a_resumed_case_is_back_where_it_stood_before_backlog(
             )
         ],
     )
-    await deliver(sqlite_engine, event(resumed, CASE_RESUMED, "dispatch", case_id))
-    await deliver(sqlite_engine, event(backlogged, CASE_BACKLOGGED, "dispatch", case_id))  # again
-    case = await queries.get_case(case_id, uow(sqlite_engine))
+    await deliver(db_engine, event(resumed, CASE_RESUMED, "dispatch", case_id))
+    await deliver(db_engine, event(backlogged, CASE_BACKLOGGED, "dispatch", case_id))  # again
+    case = await queries.get_case(case_id, uow(db_engine))
     assert case.state is CaseState.ACCEPTED and case.state_before_backlog is None
     assert case.state_at == T0 + timedelta(days=1) and case.deadline == new_deadline
-    [proto] = await all_cases(sqlite_engine)
+    [proto] = await all_cases(db_engine)
     assert proto.state == case_pb2.CASE_STATE_ACCEPTED

@@ -1,4 +1,4 @@
-"""The case repository and fusion index on a real SQLite file."""
+"""The case repository and fusion index on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -57,14 +57,14 @@ async def store(engine: AsyncEngine, case: Case, *detections: str) -> None:
 
 
 async def test_a_case_round_trips_with_aware_times_its_detections_and_evidence(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
     case = a_case(1)
     case.deadline = T0 + timedelta(hours=4)
     case.source_scores, case.certainty, case.detection_count = {"cam-1": 0.9}, 0.9, 2
     case.assist_department_ids = ["dept-help"]
-    await store(sqlite_engine, case, "det-1-0", "det-1-1")
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+    await store(db_engine, case, "det-1-0", "det-1-1")
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         stored = await uow.cases.get(case.case_id)
         bare = await uow.cases.get(case.case_id, links=False)
         assert await uow.cases.case_for_detection("det-1-1") == case.case_id
@@ -80,15 +80,15 @@ async def test_a_case_round_trips_with_aware_times_its_detections_and_evidence(
     assert bare.deadline is not None and bare.deadline.tzinfo is not None
 
 
-async def test_a_detection_cannot_be_linked_to_two_cases(sqlite_engine: AsyncEngine) -> None:
-    await store(sqlite_engine, a_case(1), "det-1-0")
+async def test_a_detection_cannot_be_linked_to_two_cases(db_engine: AsyncEngine) -> None:
+    await store(db_engine, a_case(1), "det-1-0")
     with pytest.raises(IntegrityError):
-        await store(sqlite_engine, a_case(2), "det-1-0")
+        await store(db_engine, a_case(2), "det-1-0")
 
 
-async def test_update_writes_the_new_state_and_collections(sqlite_engine: AsyncEngine) -> None:
-    await store(sqlite_engine, a_case(1), "d")
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+async def test_update_writes_the_new_state_and_collections(db_engine: AsyncEngine) -> None:
+    await store(db_engine, a_case(1), "d")
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         case = await uow.cases.get("case-001")
         assert case is not None
         case.state, case.lead_department_id = CaseState.DISPATCHED, "dept-water"
@@ -97,20 +97,20 @@ async def test_update_writes_the_new_state_and_collections(sqlite_engine: AsyncE
         case.released_department_ids.append("dept-old")
         await uow.cases.update(case)
         await uow.commit()
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         assert await uow.cases.get("case-001") == case
 
 
 async def test_pages_are_newest_or_oldest_first_filtered_and_counted(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
     for n in range(1, 8):
         await store(
-            sqlite_engine,
+            db_engine,
             a_case(n, CaseState.CLOSED if n % 3 == 0 else CaseState.FILED),
             f"det-{n}",
         )
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         first = await uow.cases.page(CaseQuery(limit=3))
         last = await uow.cases.page(CaseQuery(offset=6, limit=3))
         closed = await uow.cases.page(CaseQuery(states=(CaseState.CLOSED,)))
@@ -128,15 +128,15 @@ async def test_pages_are_newest_or_oldest_first_filtered_and_counted(
 
 
 async def test_the_fusion_index_finds_nearby_cells_and_components(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
     here = FusionEntry("case-001", "C0101", T0, T0, 31.2, 121.5, "")
     cover = FusionEntry("case-002", "C0101", T0, T0, None, None, "cover-1")
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         await uow.fusion.put(here)
         await uow.fusion.put(cover)
         await uow.commit()
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         near = await uow.fusion.candidates(Sighting("C0101", T0, 31.2001, 121.5001), RULE)
         far = await uow.fusion.candidates(Sighting("C0101", T0, 31.21, 121.5), RULE)
         other = await uow.fusion.candidates(Sighting("E0105", T0, 31.2, 121.5), RULE)
@@ -148,7 +148,7 @@ async def test_the_fusion_index_finds_nearby_cells_and_components(
         await uow.commit()
     assert [e.case_id for e in near] == ["case-001"] and far == [] and other == []
     assert by_cover == [cover]
-    async with IntakeUnitOfWork(sqlite_engine, "intake") as uow:
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
         moved = await uow.fusion.get("case-001")
         assert moved is not None and moved.last_observed_at == T0 + timedelta(minutes=5)
         assert await uow.fusion.get("case-002") is None

@@ -1,5 +1,5 @@
-"""Triage and filing commands on a real SQLite unit of work: effects, events,
-idempotency by request_id, and refusals that change nothing."""
+"""Triage and filing commands on a real unit of work, on SQLite and PostgreSQL:
+effects, events, idempotency by request_id, and refusals that change nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from cityops.common.v1 import common_pb2
 from cityops.detection.v1 import events_pb2 as detection_events
@@ -58,7 +58,9 @@ def uow(engine: AsyncEngine) -> IntakeUnitOfWork:
 
 async def outbox(engine: AsyncEngine, subject: str) -> list[OutboxMessage]:
     async with db.session_factory(engine)() as session:
-        rows = (await session.exec(select(OutboxMessage))).all()
+        rows = (
+            await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.position)))
+        ).all()
     return [r for r in rows if r.subject == subject]
 
 
@@ -88,129 +90,125 @@ async def queued_case(
 
 
 async def test_create_case_twice_with_one_request_id_files_once(
-    sqlite_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
+    db_engine: AsyncEngine, ref: Reference, inside: tuple[float, float]
 ) -> None:
     cmd = FileByHand("req-1", "C0101", "", inside[0], inside[1], common_pb2.URGENCY_EXPECTED)
-    first = await actions.create_case(cmd, OPERATOR, uow(sqlite_engine), ref)
-    again = await actions.create_case(cmd, OPERATOR, uow(sqlite_engine), ref)
+    first = await actions.create_case(cmd, OPERATOR, uow(db_engine), ref)
+    again = await actions.create_case(cmd, OPERATOR, uow(db_engine), ref)
     assert again == first and first.case.state == case_pb2.CASE_STATE_FILED
-    assert len(await outbox(sqlite_engine, CASE_FILED)) == 1
-    case = await queries.get_case(first.case.case_id, uow(sqlite_engine))
+    assert len(await outbox(db_engine, CASE_FILED)) == 1
+    case = await queries.get_case(first.case.case_id, uow(db_engine))
     assert case.filed_by == "op-1" and case.detection_count == 0
 
 
 async def test_file_a_triage_case_publishes_case_filed_once(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    case_id = await queued_case(sqlite_engine, ref, detection_report, inside, "d1")
-    assert await outbox(sqlite_engine, CASE_FILED) == []
+    case_id = await queued_case(db_engine, ref, detection_report, inside, "d1")
+    assert await outbox(db_engine, CASE_FILED) == []
     cmd = FileTriaged("req-f", case_id, "现场确认")
-    first = await actions.file_case(cmd, OPERATOR, uow(sqlite_engine))
-    again = await actions.file_case(cmd, OPERATOR, uow(sqlite_engine))
+    first = await actions.file_case(cmd, OPERATOR, uow(db_engine))
+    again = await actions.file_case(cmd, OPERATOR, uow(db_engine))
     assert first == again and first.case.state == case_pb2.CASE_STATE_FILED
     assert first.case.triage_note == "现场确认" and list(first.case.detection_ids) == ["d1"]
-    [published] = await outbox(sqlite_engine, CASE_FILED)
+    [published] = await outbox(db_engine, CASE_FILED)
     filed = events_pb2.CaseFiled.FromString(published.body)
     assert filed.filed_by.user_id == "op-1" and filed.case.case_id == case_id
     with pytest.raises(FailedPreconditionError):
-        await actions.file_case(FileTriaged("req-f2", case_id), OPERATOR, uow(sqlite_engine))
+        await actions.file_case(FileTriaged("req-f2", case_id), OPERATOR, uow(db_engine))
 
 
 async def test_reject_with_a_coded_reason(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    case_id = await queued_case(sqlite_engine, ref, detection_report, inside, "d1")
+    case_id = await queued_case(db_engine, ref, detection_report, inside, "d1")
     cmd = RejectCase("req-r", case_id, RejectReason.FALSE_ALARM, "树影")
-    done = await actions.reject_case(cmd, OPERATOR, uow(sqlite_engine))
-    assert await actions.reject_case(cmd, OPERATOR, uow(sqlite_engine)) == done
+    done = await actions.reject_case(cmd, OPERATOR, uow(db_engine))
+    assert await actions.reject_case(cmd, OPERATOR, uow(db_engine)) == done
     assert done.case.reject_reason == case_pb2.REJECT_REASON_FALSE_ALARM
-    [published] = await outbox(sqlite_engine, CASE_REJECTED)
+    [published] = await outbox(db_engine, CASE_REJECTED)
     event = events_pb2.CaseRejected.FromString(published.body)
     assert (event.reason, event.note, event.rejected_by.role) == (
         case_pb2.REJECT_REASON_FALSE_ALARM,
         "树影",
         common_pb2.ACTOR_ROLE_OPERATOR,
     )
-    async with db.session_factory(sqlite_engine)() as session:
+    async with db.session_factory(db_engine)() as session:
         assert (await session.get(FusionEntryRow, case_id)) is None
 
 
 async def test_merge_moves_the_detections_to_the_open_case(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
     near: Near,
 ) -> None:
-    target = await queued_case(sqlite_engine, ref, detection_report, inside, "t1", 0.9)
-    duplicate = await queued_case(sqlite_engine, ref, detection_report, near(inside, 200), "d1")
+    target = await queued_case(db_engine, ref, detection_report, inside, "t1", 0.9)
+    duplicate = await queued_case(db_engine, ref, detection_report, near(inside, 200), "d1")
     cmd = MergeCase("req-m", duplicate, target, "同一坑洼")
-    done = await actions.merge_case(cmd, OPERATOR, uow(sqlite_engine))
-    assert await actions.merge_case(cmd, OPERATOR, uow(sqlite_engine)) == done
+    done = await actions.merge_case(cmd, OPERATOR, uow(db_engine))
+    assert await actions.merge_case(cmd, OPERATOR, uow(db_engine)) == done
     assert (done.case.state, done.case.duplicate_of) == (case_pb2.CASE_STATE_MERGED, target)
     assert list(done.target.detection_ids) == ["t1", "d1"] and done.target.detection_count == 2
     assert len(done.target.evidence) == 2
-    [published] = await outbox(sqlite_engine, CASE_MERGED)
+    [published] = await outbox(db_engine, CASE_MERGED)
     event = events_pb2.CaseMerged.FromString(published.body)
     assert (event.duplicate_of, list(event.detection_ids)) == (target, ["d1"])
     assert event.previous_state == case_pb2.CASE_STATE_TRIAGE
     with pytest.raises(FailedPreconditionError):  # the duplicate is final now
-        await actions.merge_case(
-            MergeCase("req-m2", duplicate, target), OPERATOR, uow(sqlite_engine)
-        )
+        await actions.merge_case(MergeCase("req-m2", duplicate, target), OPERATOR, uow(db_engine))
     with pytest.raises(NotFoundError):
-        await actions.merge_case(
-            MergeCase("req-m3", target, "case-nope"), OPERATOR, uow(sqlite_engine)
-        )
+        await actions.merge_case(MergeCase("req-m3", target, "case-nope"), OPERATOR, uow(db_engine))
 
 
 async def test_reclassify_publishes_old_and_new_codes_and_moves_the_fusion_entry(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    case_id = await queued_case(sqlite_engine, ref, detection_report, inside, "d1", 0.9)
+    case_id = await queued_case(db_engine, ref, detection_report, inside, "d1", 0.9)
     cmd = ReclassifyCase("req-c", case_id, "E0101", "是垃圾不是坑")
-    done = await actions.reclassify_case(cmd, OPERATOR, uow(sqlite_engine), ref)
-    assert await actions.reclassify_case(cmd, OPERATOR, uow(sqlite_engine), ref) == done
+    done = await actions.reclassify_case(cmd, OPERATOR, uow(db_engine), ref)
+    assert await actions.reclassify_case(cmd, OPERATOR, uow(db_engine), ref) == done
     assert done.case.category_code == "E0101" and done.case.state == case_pb2.CASE_STATE_FILED
-    [published] = await outbox(sqlite_engine, CASE_RECLASSIFIED)
+    [published] = await outbox(db_engine, CASE_RECLASSIFIED)
     event = events_pb2.CaseReclassified.FromString(published.body)
     assert (event.old_category_code, event.new_category_code) == ("E0105", "E0101")
     assert event.case.title.startswith(ref.catalogue.get("E0101").name_zh)
-    async with db.session_factory(sqlite_engine)() as session:
+    async with db.session_factory(db_engine)() as session:
         entry = await session.get(FusionEntryRow, case_id)
     assert entry is not None and entry.category_code == "E0101"
     with pytest.raises(InvalidArgumentError, match="unknown category"):
         await actions.reclassify_case(
-            ReclassifyCase("req-c2", case_id, "Z9999"), OPERATOR, uow(sqlite_engine), ref
+            ReclassifyCase("req-c2", case_id, "Z9999"), OPERATOR, uow(db_engine), ref
         )
 
 
 async def test_set_urgency_publishes_only_a_change(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    case_id = await queued_case(sqlite_engine, ref, detection_report, inside, "d1")
+    case_id = await queued_case(db_engine, ref, detection_report, inside, "d1")
     done = await actions.set_urgency(
         SetUrgency("req-u", case_id, common_pb2.URGENCY_EXPECTED, "可以等"),
         OPERATOR,
-        uow(sqlite_engine),
+        uow(db_engine),
     )
     assert done.case.urgency == common_pb2.URGENCY_EXPECTED
     await actions.set_urgency(
-        SetUrgency("req-u2", case_id, common_pb2.URGENCY_EXPECTED), OPERATOR, uow(sqlite_engine)
+        SetUrgency("req-u2", case_id, common_pb2.URGENCY_EXPECTED), OPERATOR, uow(db_engine)
     )
-    [published] = await outbox(sqlite_engine, CASE_URGENCY_CHANGED)
+    [published] = await outbox(db_engine, CASE_URGENCY_CHANGED)
     event = events_pb2.CaseUrgencyChanged.FromString(published.body)
     assert (event.old_urgency, event.new_urgency) == (
         common_pb2.URGENCY_IMMEDIATE,
@@ -219,25 +217,25 @@ async def test_set_urgency_publishes_only_a_change(
 
 
 async def test_refusals_change_nothing(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
 ) -> None:
-    case_id = await queued_case(sqlite_engine, ref, detection_report, inside, "d1")
+    case_id = await queued_case(db_engine, ref, detection_report, inside, "d1")
     department = Caller(user_id="d-1", role="department_user", department_id="dept-water")
     with pytest.raises(PermissionDeniedError):
-        await actions.file_case(FileTriaged("r1", case_id), department, uow(sqlite_engine))
+        await actions.file_case(FileTriaged("r1", case_id), department, uow(db_engine))
     with pytest.raises(InvalidArgumentError, match="request_id"):
-        await actions.file_case(FileTriaged("", case_id), OPERATOR, uow(sqlite_engine))
+        await actions.file_case(FileTriaged("", case_id), OPERATOR, uow(db_engine))
     with pytest.raises(NotFoundError):
-        await actions.file_case(FileTriaged("r2", "case-nope"), OPERATOR, uow(sqlite_engine))
+        await actions.file_case(FileTriaged("r2", "case-nope"), OPERATOR, uow(db_engine))
     with pytest.raises(InvalidArgumentError, match="reason"):
-        await actions.reject_case(RejectCase("r3", case_id, None), OPERATOR, uow(sqlite_engine))
+        await actions.reject_case(RejectCase("r3", case_id, None), OPERATOR, uow(db_engine))
     with pytest.raises(InvalidArgumentError):
-        await actions.set_urgency(SetUrgency("r4", case_id, 0), OPERATOR, uow(sqlite_engine))
-    case = await queries.get_case(case_id, uow(sqlite_engine))
+        await actions.set_urgency(SetUrgency("r4", case_id, 0), OPERATOR, uow(db_engine))
+    case = await queries.get_case(case_id, uow(db_engine))
     assert case.state is CaseState.TRIAGE and case.urgency == common_pb2.URGENCY_IMMEDIATE
     # A refused request_id is not remembered: the same id may be used again, correctly.
-    done = await actions.file_case(FileTriaged("r2", case_id), OPERATOR, uow(sqlite_engine))
+    done = await actions.file_case(FileTriaged("r2", case_id), OPERATOR, uow(db_engine))
     assert done.case.state == case_pb2.CASE_STATE_FILED

@@ -1,5 +1,5 @@
-"""Upload, read-back and completion on a real SQLite file with an in-memory
-object store: idempotent uploads, provenance flags, integrity (a changed
+"""Upload, read-back and completion on SQLite and PostgreSQL with an
+in-memory object store: idempotent uploads, provenance flags, integrity (a changed
 byte is detected) and the catalogue's 结案条件."""
 
 from __future__ import annotations
@@ -68,17 +68,17 @@ def upload(
 
 
 async def test_an_upload_is_hashed_stored_once_and_flagged_where_doubtful(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     evidence_rules_factory: Callable[..., EvidenceRules],
     make_photo: Callable[..., bytes],
     memory_store,  # type: ignore[no-untyped-def]
 ) -> None:
-    order = await accepted(sqlite_engine)
+    order = await accepted(db_engine)
     rules = evidence_rules_factory()
     good = make_photo(latitude=LAT, longitude=LON, taken_at=utcnow())
     cmd = upload(order, "u-1", EvidenceKind.BEFORE_PHOTO, good)
-    first = await evidence.upload_evidence(cmd, WATER, uow_of(sqlite_engine), rules)
-    again = await evidence.upload_evidence(cmd, WATER, uow_of(sqlite_engine), rules)
+    first = await evidence.upload_evidence(cmd, WATER, uow_of(db_engine), rules)
+    again = await evidence.upload_evidence(cmd, WATER, uow_of(db_engine), rules)
     assert again == first and memory_store.puts == 1
     assert (
         first.evidence.ref.uri
@@ -94,7 +94,7 @@ async def test_an_upload_is_hashed_stored_once_and_flagged_where_doubtful(
     flagged = await evidence.upload_evidence(
         upload(order, "u-2", EvidenceKind.AFTER_PHOTO, far_and_old),
         WATER,
-        uow_of(sqlite_engine),
+        uow_of(db_engine),
         rules,
     )
     assert sorted(f.code for f in flagged.evidence.flags) == [
@@ -102,7 +102,7 @@ async def test_an_upload_is_hashed_stored_once_and_flagged_where_doubtful(
         "time_outside_window",
     ]
     _, items = await actions.get_work_order(
-        commands.GetWorkOrder(order.order_id), WATER, uow_of(sqlite_engine)
+        commands.GetWorkOrder(order.order_id), WATER, uow_of(db_engine)
     )
     assert [i.evidence_id for i in items] == [
         first.evidence.evidence_id,
@@ -113,32 +113,32 @@ async def test_an_upload_is_hashed_stored_once_and_flagged_where_doubtful(
         other = commands.UploadEvidence(
             "u-1", "WO-other", "a.jpg", "image/jpeg", good, EvidenceKind.OTHER
         )
-        await evidence.upload_evidence(other, WATER, uow_of(sqlite_engine), rules)
+        await evidence.upload_evidence(other, WATER, uow_of(db_engine), rules)
     with pytest.raises(InvalidArgumentError, match="not accepted"):
         bad = commands.UploadEvidence(
             "u-3", order.order_id, "a.gif", "image/gif", b"GIF89a", EvidenceKind.OTHER
         )
-        await evidence.upload_evidence(bad, WATER, uow_of(sqlite_engine), rules)
+        await evidence.upload_evidence(bad, WATER, uow_of(db_engine), rules)
     assert memory_store.puts == 2
 
 
 async def test_a_changed_byte_is_detected_on_read_and_blocks_completion(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     evidence_rules_factory: Callable[..., EvidenceRules],
     make_photo: Callable[..., bytes],
     memory_store,  # type: ignore[no-untyped-def]
 ) -> None:
-    order = await accepted(sqlite_engine)
+    order = await accepted(db_engine)
     rules = evidence_rules_factory(require_uploaded_evidence=True)
     photo = make_photo(latitude=LAT, longitude=LON, taken_at=utcnow())
     before = await evidence.upload_evidence(
-        upload(order, "u-1", EvidenceKind.BEFORE_PHOTO, photo), WATER, uow_of(sqlite_engine), rules
+        upload(order, "u-1", EvidenceKind.BEFORE_PHOTO, photo), WATER, uow_of(db_engine), rules
     )
     after = await evidence.upload_evidence(
-        upload(order, "u-2", EvidenceKind.AFTER_PHOTO, photo), WATER, uow_of(sqlite_engine), rules
+        upload(order, "u-2", EvidenceKind.AFTER_PHOTO, photo), WATER, uow_of(db_engine), rules
     )
     read = commands.GetEvidence(order.order_id, before.evidence.evidence_id)
-    item, content = await evidence.get_evidence(read, WATER, uow_of(sqlite_engine), rules)
+    item, content = await evidence.get_evidence(read, WATER, uow_of(db_engine), rules)
     assert content == photo and item.sha256 == before.evidence.ref.sha256
 
     key = f"{order.order_id}/{before.evidence.evidence_id}"
@@ -146,18 +146,18 @@ async def test_a_changed_byte_is_detected_on_read_and_blocks_completion(
     tampered[len(tampered) // 2] ^= 0x01
     memory_store.objects[key] = bytes(tampered)
     with pytest.raises(EvidenceIntegrityError, match="no longer matches"):
-        await evidence.get_evidence(read, WATER, uow_of(sqlite_engine), rules)
+        await evidence.get_evidence(read, WATER, uow_of(db_engine), rules)
     _, items = await actions.get_work_order(
-        commands.GetWorkOrder(order.order_id), WATER, uow_of(sqlite_engine)
+        commands.GetWorkOrder(order.order_id), WATER, uow_of(db_engine)
     )
     assert [f.code.value for f in items[0].flags] == ["integrity_mismatch"]
     assert items[1].flags == ()
 
     complete = commands.CompleteWorkOrder("c-1", order.order_id, "fixed")
     with pytest.raises(FailedPreconditionError, match="no longer matches its sha256"):
-        await actions.complete_work_order(complete, WATER, uow_of(sqlite_engine), rules)
+        await actions.complete_work_order(complete, WATER, uow_of(db_engine), rules)
     memory_store.objects[key] = photo  # restored
-    done = await actions.complete_work_order(complete, WATER, uow_of(sqlite_engine), rules)
+    done = await actions.complete_work_order(complete, WATER, uow_of(db_engine), rules)
     assert done.work_order.state == work_order_pb2.WORK_ORDER_STATE_COMPLETED
     assert [e.sha256 for e in done.work_order.evidence] == [
         before.evidence.ref.sha256,
@@ -165,44 +165,44 @@ async def test_a_changed_byte_is_detected_on_read_and_blocks_completion(
     ]
     missing = commands.GetEvidence(order.order_id, "EV-nope")
     with pytest.raises(NotFoundError):
-        await evidence.get_evidence(missing, WATER, uow_of(sqlite_engine), rules)
+        await evidence.get_evidence(missing, WATER, uow_of(db_engine), rules)
 
 
 async def test_the_catalogue_decides_what_completion_needs(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
     evidence_rules_factory: Callable[..., EvidenceRules],
     make_photo: Callable[..., bytes],
 ) -> None:
-    order = await accepted(sqlite_engine)
+    order = await accepted(db_engine)
     strict = evidence_rules_factory(require_uploaded_evidence=True)
     photo = make_photo(latitude=LAT, longitude=LON, taken_at=utcnow())
     complete = commands.CompleteWorkOrder("c-1", order.order_id, "fixed")
     with pytest.raises(
         FailedPreconditionError, match="E0105 requires to close: before_photo, after_photo"
     ):
-        await actions.complete_work_order(complete, WATER, uow_of(sqlite_engine), strict)
+        await actions.complete_work_order(complete, WATER, uow_of(db_engine), strict)
     await evidence.upload_evidence(
-        upload(order, "u-1", EvidenceKind.BEFORE_PHOTO, photo), WATER, uow_of(sqlite_engine), strict
+        upload(order, "u-1", EvidenceKind.BEFORE_PHOTO, photo), WATER, uow_of(db_engine), strict
     )
     with pytest.raises(FailedPreconditionError, match="requires to close: after_photo"):
-        await actions.complete_work_order(complete, WATER, uow_of(sqlite_engine), strict)
+        await actions.complete_work_order(complete, WATER, uow_of(db_engine), strict)
     await evidence.upload_evidence(
-        upload(order, "u-2", EvidenceKind.AFTER_PHOTO, photo), WATER, uow_of(sqlite_engine), strict
+        upload(order, "u-2", EvidenceKind.AFTER_PHOTO, photo), WATER, uow_of(db_engine), strict
     )
-    done = await actions.complete_work_order(complete, WATER, uow_of(sqlite_engine), strict)
+    done = await actions.complete_work_order(complete, WATER, uow_of(db_engine), strict)
     assert done.work_order.state == work_order_pb2.WORK_ORDER_STATE_COMPLETED
     # Uploads close with the order: none after completion.
     with pytest.raises(FailedPreconditionError, match="completed"):
         await evidence.upload_evidence(
-            upload(order, "u-3", EvidenceKind.OTHER, photo), WATER, uow_of(sqlite_engine), strict
+            upload(order, "u-3", EvidenceKind.OTHER, photo), WATER, uow_of(db_engine), strict
         )
 
 
 async def test_a_category_without_required_evidence_completes_with_a_note(
-    sqlite_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
+    db_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
 ) -> None:
-    order = await accepted(sqlite_engine, category="E0301")  # 结案条件 name no photos
+    order = await accepted(db_engine, category="E0301")  # 结案条件 name no photos
     strict = evidence_rules_factory(require_uploaded_evidence=True)
     complete = commands.CompleteWorkOrder("c-1", order.order_id, "handled")
-    done = await actions.complete_work_order(complete, WATER, uow_of(sqlite_engine), strict)
+    done = await actions.complete_work_order(complete, WATER, uow_of(db_engine), strict)
     assert done.work_order.state == work_order_pb2.WORK_ORDER_STATE_COMPLETED

@@ -1,4 +1,4 @@
-"""Handlers on a real SQLite file: re-dispatch, 督办, 延期, 返工 and the
+"""Handlers on SQLite and PostgreSQL: re-dispatch, 督办, 延期, 返工 and the
 department's return / progress / extension, with their outbox rows, webhook
 rows and idempotent retries."""
 
@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from cityops.audit.v1 import events_pb2 as audit_events
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
@@ -98,7 +98,11 @@ async def orders(engine: AsyncEngine, case_id: str = "C-1") -> list[WorkOrder]:
 
 async def outbox(engine: AsyncEngine, event_type: str) -> list[OutboxMessage]:
     async with db.session_factory(engine)() as session:
-        query = select(OutboxMessage).where(OutboxMessage.event_type == event_type)
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.event_type == event_type)
+            .order_by(col(OutboxMessage.position))
+        )
         return list((await session.exec(query)).all())
 
 
@@ -117,13 +121,13 @@ async def accepted_order(engine: AsyncEngine) -> WorkOrder:
 
 
 async def test_a_return_then_a_redispatch_makes_a_new_order_and_keeps_the_return(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    first = await accepted_order(sqlite_engine)
+    first = await accepted_order(db_engine)
     ret = commands.ReturnWorkOrder("r-1", first.order_id, ReturnReason.WRONG_CATEGORY, "水务以外")
-    response = await actions.return_work_order(ret, WATER, uow_of(sqlite_engine))
-    assert await actions.return_work_order(ret, WATER, uow_of(sqlite_engine)) == response
-    [returned] = await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderReturned")
+    response = await actions.return_work_order(ret, WATER, uow_of(db_engine))
+    assert await actions.return_work_order(ret, WATER, uow_of(db_engine)) == response
+    [returned] = await outbox(db_engine, "cityops.workorders.v1.WorkOrderReturned")
     event = events_pb2.WorkOrderReturned.FromString(returned.body)
     assert (event.dispatch_id, event.note, event.actor.user_id) == ("D-1", "水务以外", "u-water")
 
@@ -133,9 +137,9 @@ async def test_a_return_then_a_redispatch_makes_a_new_order_and_keeps_the_return
         previous_dispatch_id="D-1",
         reason="returned: wrong category",
     )
-    await deliver(sqlite_engine, redispatch)
-    await deliver(sqlite_engine, redispatch, event_id="E-again")  # redelivered under a new id
-    old, new = await orders(sqlite_engine)
+    await deliver(db_engine, redispatch)
+    await deliver(db_engine, redispatch, event_id="E-again")  # redelivered under a new id
+    old, new = await orders(db_engine)
     assert (old.order_id, old.state) == (first.order_id, OrderState.RETURNED)
     assert (new.department_id, new.attempt, new.dispatch_id, new.state) == (
         "roads",
@@ -143,28 +147,28 @@ async def test_a_return_then_a_redispatch_makes_a_new_order_and_keeps_the_return
         "D-2",
         OrderState.CREATED,
     )
-    assert len(await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderCreated")) == 2
+    assert len(await outbox(db_engine, "cityops.workorders.v1.WorkOrderCreated")) == 2
 
 
 async def test_a_redispatch_away_from_a_live_order_cancels_and_announces_it(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    first = await accepted_order(sqlite_engine)
+    first = await accepted_order(db_engine)
     redispatch = dispatch_events.CaseRedispatched(
         dispatch=dispatched("D-2", "roads", attempt=2),
         previous_department_id="water",
         reason="arbitration",
     )
-    await deliver(sqlite_engine, redispatch)
-    await deliver(sqlite_engine, redispatch, event_id="E-again")  # redelivered under a new id
-    old, new = await orders(sqlite_engine)
+    await deliver(db_engine, redispatch)
+    await deliver(db_engine, redispatch, event_id="E-again")  # redelivered under a new id
+    old, new = await orders(db_engine)
     assert (old.order_id, old.state, old.cancel_reason) == (
         first.order_id,
         OrderState.CANCELLED,
         "arbitration",
     )
     assert new.state is OrderState.CREATED
-    [row] = await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderCancelled")
+    [row] = await outbox(db_engine, "cityops.workorders.v1.WorkOrderCancelled")
     assert (row.subject, row.case_id) == ("cityops.workorders.workorder.cancelled", "C-1")
     event = events_pb2.WorkOrderCancelled.FromString(row.body)
     assert (event.order_id, event.case_id, event.department_id, event.dispatch_id) == (
@@ -184,17 +188,17 @@ async def test_a_redispatch_away_from_a_live_order_cancels_and_announces_it(
         await actions.report_progress(
             commands.ReportProgress("p-1", first.order_id, "still here"),
             WATER,
-            uow_of(sqlite_engine),
+            uow_of(db_engine),
         )
 
 
-async def test_one_order_per_case_department_role_and_attempt(sqlite_engine: AsyncEngine) -> None:
-    await deliver(sqlite_engine, dispatched("D-1"))
-    await deliver(sqlite_engine, dispatched("D-1b"))  # same key, another dispatch id
+async def test_one_order_per_case_department_role_and_attempt(db_engine: AsyncEngine) -> None:
+    await deliver(db_engine, dispatched("D-1"))
+    await deliver(db_engine, dispatched("D-1b"))  # same key, another dispatch id
     assist = dispatched("D-3")
     assist.role = dispatch_events.DISPATCH_ROLE_ASSIST
-    await deliver(sqlite_engine, assist)
-    found = await orders(sqlite_engine)
+    await deliver(db_engine, assist)
+    found = await orders(db_engine)
     assert [(o.dispatch_id, o.role) for o in found] == [
         ("D-1", OrderRole.LEAD),
         ("D-3", OrderRole.ASSIST),
@@ -202,13 +206,13 @@ async def test_one_order_per_case_department_role_and_attempt(sqlite_engine: Asy
 
 
 async def test_escalation_shows_the_highest_level_and_notifies_each_rise(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    await deliver(sqlite_engine, dispatched("D-1"))
-    await deliver(sqlite_engine, dispatched("D-9", "roads", case_id="C-9"), "C-9")
+    await deliver(db_engine, dispatched("D-1"))
+    await deliver(db_engine, dispatched("D-9", "roads", case_id="C-9"), "C-9")
     for level in (1, 2, 1):
         await deliver(
-            sqlite_engine,
+            db_engine,
             dispatch_events.CaseEscalated(
                 case_id="C-1",
                 dispatch_id="D-1",
@@ -218,10 +222,10 @@ async def test_escalation_shows_the_highest_level_and_notifies_each_rise(
                 stage="disposal",
             ),
         )
-    [order] = await orders(sqlite_engine)
+    [order] = await orders(db_engine)
     assert order.escalation_level == 2 and order.escalated_at is not None
     # water has a webhook, roads has none: one row per new order and per rise.
-    assert await webhooks(sqlite_engine) == [
+    assert await webhooks(db_engine) == [
         f"workorder.created:{order.order_id}",
         f"workorder.escalated:{order.order_id}",
         f"workorder.escalated:{order.order_id}",
@@ -229,21 +233,21 @@ async def test_escalation_shows_the_highest_level_and_notifies_each_rise(
 
 
 async def test_an_extension_waits_for_dispatch_and_resumes_where_it_was(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    order = await accepted_order(sqlite_engine)
-    uow = uow_of(sqlite_engine)
+    order = await accepted_order(db_engine)
+    uow = uow_of(db_engine)
     await actions.report_progress(commands.ReportProgress("p-1", order.order_id, "dug"), WATER, uow)
     ask = commands.RequestExtension("x-1", order.order_id, 48, "pipe parts on order")
-    first = await actions.request_extension(ask, WATER, uow_of(sqlite_engine))
-    assert await actions.request_extension(ask, WATER, uow_of(sqlite_engine)) == first
+    first = await actions.request_extension(ask, WATER, uow_of(db_engine))
+    assert await actions.request_extension(ask, WATER, uow_of(db_engine)) == first
     ext_id = first.work_order.pending_extension.extension_id
-    [row] = await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderExtensionRequested")
+    [row] = await outbox(db_engine, "cityops.workorders.v1.WorkOrderExtensionRequested")
     requested = events_pb2.WorkOrderExtensionRequested.FromString(row.body)
     assert (requested.extension_id, requested.requested_hours) == (ext_id, 48)
     with pytest.raises(FailedPreconditionError, match="extension_requested"):
         await actions.report_progress(
-            commands.ReportProgress("p-2", order.order_id, "more"), WATER, uow_of(sqlite_engine)
+            commands.ReportProgress("p-2", order.order_id, "more"), WATER, uow_of(db_engine)
         )
 
     new_deadline = DEADLINE + timedelta(days=2)
@@ -254,36 +258,36 @@ async def test_an_extension_waits_for_dispatch_and_resumes_where_it_was(
         approved=True,
         new_deadline=stamp(new_deadline),
     )
-    await deliver(sqlite_engine, decision)
-    [after] = await orders(sqlite_engine)
+    await deliver(db_engine, decision)
+    [after] = await orders(db_engine)
     assert (after.state, after.deadline, after.extension) == (
         OrderState.IN_PROGRESS,
         new_deadline,
         None,
     )
-    await deliver(sqlite_engine, decision, event_id="E-stale")  # stale: skipped, no error
-    assert (await orders(sqlite_engine))[0].state is OrderState.IN_PROGRESS
+    await deliver(db_engine, decision, event_id="E-stale")  # stale: skipped, no error
+    assert (await orders(db_engine))[0].state is OrderState.IN_PROGRESS
     unknown = dispatch_events.ExtensionDecided(order_id="WO-nope", extension_id="EXT-1")
     with pytest.raises(PermanentError):
-        await deliver(sqlite_engine, unknown)
+        await deliver(db_engine, unknown)
 
 
 async def test_resuming_from_backlog_moves_the_live_orders_deadlines_by_dispatch(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    first = await accepted_order(sqlite_engine)
+    first = await accepted_order(db_engine)
     redispatch = dispatch_events.CaseRedispatched(
         dispatch=dispatched("D-2", "roads", attempt=2), previous_dispatch_id="D-1"
     )
-    await deliver(sqlite_engine, redispatch)
-    await deliver(sqlite_engine, dispatched("D-3", "gas"))  # a live order the resume omits
+    await deliver(db_engine, redispatch)
+    await deliver(db_engine, dispatched("D-3", "gas"))  # a live order the resume omits
     later = DEADLINE + timedelta(days=3)
     resumed = dispatch_events.CaseResumed(case_id="C-1", state="dispatched", suspended_hours=22.5)
     for dispatch_id in ("D-1", "D-2", "D-404"):
         resumed.moved.add(dispatch_id=dispatch_id, department_id="x", deadline=stamp(later))
-    await deliver(sqlite_engine, resumed)
-    await deliver(sqlite_engine, resumed, event_id="E-again")  # redelivered: the same deadlines
-    by_dispatch = {o.dispatch_id: o for o in await orders(sqlite_engine)}
+    await deliver(db_engine, resumed)
+    await deliver(db_engine, resumed, event_id="E-again")  # redelivered: the same deadlines
+    by_dispatch = {o.dispatch_id: o for o in await orders(db_engine)}
     assert (by_dispatch["D-1"].order_id, by_dispatch["D-1"].state) == (
         first.order_id,
         OrderState.CANCELLED,
@@ -294,44 +298,44 @@ async def test_resuming_from_backlog_moves_the_live_orders_deadlines_by_dispatch
 
 
 async def test_a_rework_reopens_completed_orders_which_work_again(
-    sqlite_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
+    db_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
 ) -> None:
-    order = await accepted_order(sqlite_engine)
+    order = await accepted_order(db_engine)
     rules = evidence_rules_factory()
     external = commands.CompleteWorkOrder("c-1", order.order_id, "fixed", (EXTERNAL,))
-    await actions.complete_work_order(external, WATER, uow_of(sqlite_engine), rules)
+    await actions.complete_work_order(external, WATER, uow_of(db_engine), rules)
     rework = audit_events.CaseRework(case_id="C-1", verification_id="V-1", note="still leaking")
-    await deliver(sqlite_engine, rework)
-    [reopened] = await orders(sqlite_engine)
+    await deliver(db_engine, rework)
+    [reopened] = await orders(db_engine)
     assert (reopened.state, reopened.rework_count, reopened.reopen_reason) == (
         OrderState.REOPENED,
         1,
         "still leaking",
     )
-    [row] = await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderReopened")
+    [row] = await outbox(db_engine, "cityops.workorders.v1.WorkOrderReopened")
     event = events_pb2.WorkOrderReopened.FromString(row.body)
     assert (event.order_id, event.verification_id, event.rework_count) == (
         order.order_id,
         "V-1",
         1,
     )
-    assert f"workorder.reopened:{order.order_id}" in await webhooks(sqlite_engine)
+    assert f"workorder.reopened:{order.order_id}" in await webhooks(db_engine)
     # REOPENED behaves like ACCEPTED: progress, then complete again.
     await actions.report_progress(
-        commands.ReportProgress("p-1", order.order_id, "redone"), WATER, uow_of(sqlite_engine)
+        commands.ReportProgress("p-1", order.order_id, "redone"), WATER, uow_of(db_engine)
     )
     again = commands.CompleteWorkOrder("c-2", order.order_id, "fixed again", (EXTERNAL,))
-    done = await actions.complete_work_order(again, WATER, uow_of(sqlite_engine), rules)
+    done = await actions.complete_work_order(again, WATER, uow_of(db_engine), rules)
     assert done.work_order.rework_count == 1
     # A rework for a case without completed orders changes nothing.
-    await deliver(sqlite_engine, audit_events.CaseRework(case_id="C-404", verification_id="V-2"))
-    assert len(await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderReopened")) == 1
+    await deliver(db_engine, audit_events.CaseRework(case_id="C-404", verification_id="V-2"))
+    assert len(await outbox(db_engine, "cityops.workorders.v1.WorkOrderReopened")) == 1
 
 
-async def test_illegal_department_actions_change_nothing(sqlite_engine: AsyncEngine) -> None:
-    await deliver(sqlite_engine, dispatched("D-1"))
-    [order] = await orders(sqlite_engine)
-    uow = uow_of(sqlite_engine)
+async def test_illegal_department_actions_change_nothing(db_engine: AsyncEngine) -> None:
+    await deliver(db_engine, dispatched("D-1"))
+    [order] = await orders(db_engine)
+    uow = uow_of(db_engine)
     refused = [
         actions.report_progress(commands.ReportProgress("p", order.order_id, "n"), WATER, uow),
         actions.request_extension(
@@ -341,22 +345,22 @@ async def test_illegal_department_actions_change_nothing(sqlite_engine: AsyncEng
     for call in refused:
         with pytest.raises(FailedPreconditionError, match="created"):
             await call
-    [after] = await orders(sqlite_engine)
+    [after] = await orders(db_engine)
     assert after == order
-    assert await outbox(sqlite_engine, "cityops.workorders.v1.WorkOrderProgressed") == []
+    assert await outbox(db_engine, "cityops.workorders.v1.WorkOrderProgressed") == []
 
 
 async def test_every_department_action_replays_its_first_response_by_request_id(
-    sqlite_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
+    db_engine: AsyncEngine, evidence_rules_factory: Callable[..., EvidenceRules]
 ) -> None:
-    order = await accepted_order(sqlite_engine)
+    order = await accepted_order(db_engine)
     rules = evidence_rules_factory()
     oid = order.order_id
     steps = [
         (
             "WorkOrderProgressed",
             lambda: actions.report_progress(
-                commands.ReportProgress("p-1", oid, "dug"), WATER, uow_of(sqlite_engine)
+                commands.ReportProgress("p-1", oid, "dug"), WATER, uow_of(db_engine)
             ),
         ),
         (
@@ -364,7 +368,7 @@ async def test_every_department_action_replays_its_first_response_by_request_id(
             lambda: actions.complete_work_order(
                 commands.CompleteWorkOrder("c-1", oid, "fixed", (EXTERNAL,)),
                 WATER,
-                uow_of(sqlite_engine),
+                uow_of(db_engine),
                 rules,
             ),
         ),
@@ -372,7 +376,7 @@ async def test_every_department_action_replays_its_first_response_by_request_id(
     for event_type, call in steps:
         first = await call()
         assert await call() == first  # the retry: same response …
-        rows = await outbox(sqlite_engine, f"cityops.workorders.v1.{event_type}")
+        rows = await outbox(db_engine, f"cityops.workorders.v1.{event_type}")
         assert len(rows) == 1  # … and nothing published twice
-    [after] = await orders(sqlite_engine)
+    [after] = await orders(db_engine)
     assert after.state is OrderState.COMPLETED

@@ -1,4 +1,4 @@
-"""Repository and handlers on a real SQLite file: one order per dispatch,
+"""Repository and handlers on SQLite and PostgreSQL: one order per dispatch,
 department scoping in queries, idempotent actions with outbox rows."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from cityops.dispatch.v1 import events_pb2 as dispatch_events
 from cityops.workorders.v1 import events_pb2
@@ -61,13 +61,17 @@ def dispatch_event(
 async def outbox(engine: AsyncEngine, subject: str) -> list[OutboxMessage]:
     async with db.session_factory(engine)() as session:
         rows = (
-            await session.exec(select(OutboxMessage).where(OutboxMessage.subject == subject))
+            await session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.subject == subject)
+                .order_by(col(OutboxMessage.position))
+            )
         ).all()
         return list(rows)
 
 
 async def test_repository_round_trips_an_order_and_scopes_queries(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
     now = utcnow()
     orders = [
@@ -107,11 +111,11 @@ async def test_repository_round_trips_an_order_and_scopes_queries(
             now + timedelta(seconds=2),
         ),
     ]
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         for o in orders:
             uow.orders.add(o)
         await uow.commit()
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         assert await uow.orders.get("WO-1") == orders[0]
         assert await uow.orders.get_by_dispatch("D-2") == orders[1]
         assert await uow.orders.get("nope") is None
@@ -128,32 +132,32 @@ async def test_repository_round_trips_an_order_and_scopes_queries(
         loaded.accept(WATER, datetime(2025, 1, 1, tzinfo=UTC))
         await uow.orders.save(loaded)
         await uow.commit()
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         again = await uow.orders.get("WO-1")
         assert again is not None and again.state is OrderState.ACCEPTED
         assert again.accepted_at == datetime(2025, 1, 1, tzinfo=UTC)
 
 
 async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         await handlers.on_dispatch_event(dispatch_event("D-1"), uow, NO_WEBHOOKS)
         # Same dispatch republished under a new event id, in the same batch transaction.
         await handlers.on_dispatch_event(
             dispatch_event("D-1", event_id="E-other"), uow, NO_WEBHOOKS
         )
         await uow.commit()
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         await handlers.on_dispatch_event(
             dispatch_event("D-1", event_id="E-third"), uow, NO_WEBHOOKS
         )
         await uow.commit()
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         orders = await uow.orders.find(department_id=None, limit=10)
     assert len(orders) == 1
     assert orders[0].case_traceparent == TRACEPARENT and orders[0].state is OrderState.CREATED
-    created = await outbox(sqlite_engine, WORKORDER_CREATED)
+    created = await outbox(db_engine, WORKORDER_CREATED)
     assert len(created) == 1 and created[0].case_id == "C-D-1"
     assert (
         events_pb2.WorkOrderCreated.FromString(created[0].body).work_order.order_id
@@ -161,55 +165,55 @@ async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order
     )
 
 
-async def test_accept_is_idempotent_by_request_id_and_guarded(sqlite_engine: AsyncEngine) -> None:
-    async with uow_of(sqlite_engine) as uow:
+async def test_accept_is_idempotent_by_request_id_and_guarded(db_engine: AsyncEngine) -> None:
+    async with uow_of(db_engine) as uow:
         await handlers.on_dispatch_event(dispatch_event("D-1"), uow, NO_WEBHOOKS)
         await uow.commit()
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         [order] = await uow.orders.find(department_id="water", limit=1)
     accept = commands.AcceptWorkOrder(request_id="r-1", order_id=order.order_id)
 
-    first = await actions.accept_work_order(accept, WATER, uow_of(sqlite_engine))
-    again = await actions.accept_work_order(accept, WATER, uow_of(sqlite_engine))
+    first = await actions.accept_work_order(accept, WATER, uow_of(db_engine))
+    again = await actions.accept_work_order(accept, WATER, uow_of(db_engine))
     assert again == first and first.work_order.accepted_at.seconds > 0
-    assert len(await outbox(sqlite_engine, WORKORDER_ACCEPTED)) == 1
+    assert len(await outbox(db_engine, WORKORDER_ACCEPTED)) == 1
 
     with pytest.raises(FailedPreconditionError):
         await actions.accept_work_order(
-            commands.AcceptWorkOrder("r-2", order.order_id), WATER, uow_of(sqlite_engine)
+            commands.AcceptWorkOrder("r-2", order.order_id), WATER, uow_of(db_engine)
         )
     # Another department can neither replay the stored response nor act.
     with pytest.raises(PermissionDeniedError):
-        await actions.accept_work_order(accept, ROADS, uow_of(sqlite_engine))
+        await actions.accept_work_order(accept, ROADS, uow_of(db_engine))
     with pytest.raises(NotFoundError):
         await actions.get_work_order(
-            commands.GetWorkOrder(order.order_id), ROADS, uow_of(sqlite_engine)
+            commands.GetWorkOrder(order.order_id), ROADS, uow_of(db_engine)
         )
     with pytest.raises(InvalidArgumentError, match="request_id"):
         await actions.accept_work_order(
-            commands.AcceptWorkOrder("", order.order_id), WATER, uow_of(sqlite_engine)
+            commands.AcceptWorkOrder("", order.order_id), WATER, uow_of(db_engine)
         )
     with pytest.raises(NotFoundError):
         await actions.accept_work_order(
-            commands.AcceptWorkOrder("r-3", "WO-missing"), WATER, uow_of(sqlite_engine)
+            commands.AcceptWorkOrder("r-3", "WO-missing"), WATER, uow_of(db_engine)
         )
 
 
-async def test_a_request_id_reused_for_another_order_is_refused(sqlite_engine: AsyncEngine) -> None:
-    async with uow_of(sqlite_engine) as uow:
+async def test_a_request_id_reused_for_another_order_is_refused(db_engine: AsyncEngine) -> None:
+    async with uow_of(db_engine) as uow:
         await handlers.on_dispatch_event(dispatch_event("D-1"), uow, NO_WEBHOOKS)
         await handlers.on_dispatch_event(dispatch_event("D-2"), uow, NO_WEBHOOKS)
         await uow.commit()
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         first, second = await uow.orders.find(department_id="water", limit=2)
     await actions.accept_work_order(
-        commands.AcceptWorkOrder("r-1", first.order_id), WATER, uow_of(sqlite_engine)
+        commands.AcceptWorkOrder("r-1", first.order_id), WATER, uow_of(db_engine)
     )
     with pytest.raises(InvalidArgumentError, match="another work order"):
         await actions.accept_work_order(
-            commands.AcceptWorkOrder("r-1", second.order_id), WATER, uow_of(sqlite_engine)
+            commands.AcceptWorkOrder("r-1", second.order_id), WATER, uow_of(db_engine)
         )
     got, _ = await actions.get_work_order(
-        commands.GetWorkOrder(second.order_id), WATER, uow_of(sqlite_engine)
+        commands.GetWorkOrder(second.order_id), WATER, uow_of(db_engine)
     )
     assert got.state is OrderState.CREATED

@@ -92,16 +92,16 @@ async def run_loop_until(engine: AsyncEngine, notifier: Notifier, status: Delive
 
 
 async def test_a_500_is_retried_until_delivered_and_every_attempt_is_kept(
-    sqlite_engine: AsyncEngine, receiver: Any
+    db_engine: AsyncEngine, receiver: Any
 ) -> None:
     notifier = Notifier(WebhookDirectory({"water": WebhookEndpoint("water", receiver.url, SECRET)}))
-    await dispatch_to_water(sqlite_engine, notifier)
-    await run_loop_until(sqlite_engine, notifier, DeliveryStatus.DELIVERED)
+    await dispatch_to_water(db_engine, notifier)
+    await run_loop_until(db_engine, notifier, DeliveryStatus.DELIVERED)
 
-    delivery = await only_delivery(sqlite_engine)
+    delivery = await only_delivery(db_engine)
     assert (delivery.attempts, delivery.last_status_code) == (2, 200)
     assert delivery.delivered_at is not None
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         attempts = await uow.deliveries.attempts(delivery.delivery_id)
     assert [(a.attempt, a.result.status_code, a.result.error) for a in attempts] == [
         (1, 500, "boom"),
@@ -122,18 +122,18 @@ async def test_a_500_is_retried_until_delivered_and_every_attempt_is_kept(
 
 
 async def test_an_unreachable_endpoint_is_given_up_after_the_last_attempt(
-    sqlite_engine: AsyncEngine,
+    db_engine: AsyncEngine,
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/hook"
     notifier = Notifier(WebhookDirectory({"water": WebhookEndpoint("water", url, SECRET)}))
-    await dispatch_to_water(sqlite_engine, notifier)
-    await run_loop_until(sqlite_engine, notifier, DeliveryStatus.FAILED)
-    delivery = await only_delivery(sqlite_engine)
+    await dispatch_to_water(db_engine, notifier)
+    await run_loop_until(db_engine, notifier, DeliveryStatus.FAILED)
+    delivery = await only_delivery(db_engine)
     assert (delivery.attempts, delivery.last_status_code, delivery.delivered_at) == (3, None, None)
     assert "Connect" in delivery.last_error
-    async with uow_of(sqlite_engine) as uow:
+    async with uow_of(db_engine) as uow:
         attempts = await uow.deliveries.attempts(delivery.delivery_id)
     assert [a.attempt for a in attempts] == [1, 2, 3]

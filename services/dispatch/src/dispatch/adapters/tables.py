@@ -68,7 +68,9 @@ class AssignmentRow(SQLModel, table=True):
     attempt: int
     position: int = 0
     rule_id: str = Field(default="", max_length=128)
-    rule_version: str = Field(default="", max_length=32)
+    rule_version: str = Field(
+        default="", max_length=64
+    )  # a catalogue version, or the arbitration (ARB-<uuid>) that decided it
     team_id: str = Field(default="", max_length=64, index=True)
     dispatched_at: datetime = Field(sa_type=UtcDateTime)
     deadline: datetime = Field(sa_type=UtcDateTime)

@@ -1,4 +1,4 @@
-"""The ledger on a real SQLite file: appends build the chain and the Merkle
+"""The ledger on SQLite and PostgreSQL: appends build the chain and the Merkle
 tree, redeliveries do not append, tree heads are signed every N entries, and
 tampering done directly in the database is caught and named."""
 

@@ -1,11 +1,12 @@
-"""Issue 6's acceptance points on a real SQLite ledger, beyond the scenarios
-of test_audit_ledger_sqlite: exactly one byte of any stored column changed;
+"""Issue 6's acceptance points on a real ledger (SQLite and PostgreSQL), beyond
+the scenarios of test_audit_ledger: exactly one byte of any stored column changed;
 proofs served from the stored tree, for every entry and every pair of signed
 heads, checked by the test's own RFC 6962 verifier; 不予立案 / merged / 挂账
 cases closed through the very handler a person's 结案 goes through."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -74,6 +75,8 @@ def flip_last_byte(value: Any, *, keep_digits: bool) -> Any:
     as a time), other ASCII moves far (not to a neighbouring entry's id)."""
     if isinstance(value, bytes):
         return value[:-1] + bytes([value[-1] ^ 0x01])
+    if isinstance(value, datetime):  # PostgreSQL's timestamptz: flip its ISO text
+        return datetime.fromisoformat(flip_last_byte(value.isoformat(), keep_digits=True))
     text = str(value)
     last = ord(text[-1])
     flip = 0x01 if keep_digits or last >= 0x80 else 0x40
@@ -106,8 +109,10 @@ async def test_one_byte_changed_in_any_column_names_the_entry(
 
 @pytest.mark.parametrize("column", ["occurred_at", "recorded_at"])
 async def test_a_time_edited_into_garbage_names_the_entry_instead_of_crashing(
-    recorder: Recorder, column: str
+    sqlite_recorder: Recorder, column: str
 ) -> None:
+    """SQLite only: PostgreSQL's timestamptz column refuses such an edit itself."""
+    recorder = sqlite_recorder
     await recorder.record(*(recorder.event(accepted(n)) for n in range(1, 7)))
     await recorder.sql(
         f"UPDATE audit_ledger_entry SET {column} = :v WHERE sequence = 4", v="yesterday-ish"
@@ -119,7 +124,7 @@ async def test_a_time_edited_into_garbage_names_the_entry_instead_of_crashing(
 
 async def test_every_stored_proof_verifies_independently(recorder: Recorder) -> None:
     """23 entries (heads every 4): each entry against each head covering it,
-    and every pair of heads, from what the SQLite store holds."""
+    and every pair of heads, from what the store holds."""
     await recorder.record(*(recorder.event(dispatched(n % 9)) for n in range(1, 24)))
     async with recorder.uow().snapshot() as view:
         heads = await view.ledger.tree_heads(0, 100)
