@@ -14,6 +14,7 @@ import pytest
 
 from detection.bootstrap import DetectionRuntime, Reference, bootstrap, load_reference
 from detection.config import DetectionSettings
+from detection.domain.rules import IngestPolicy
 from svckit.testing.polling import eventually
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -23,6 +24,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def reference() -> Reference:
     """Catalogue, city, vendor maps, cameras and IoT rules from config/."""
     return load_reference(DetectionSettings())
+
+
+@pytest.fixture(scope="session")
+def policy(reference: Reference) -> IngestPolicy:
+    """The ingest rules the service ships with (catalogue, city, 5 min clock skew)."""
+    return reference.policy
 
 
 @pytest.fixture(scope="session")

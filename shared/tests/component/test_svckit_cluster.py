@@ -4,10 +4,8 @@ loses nothing, applies nothing twice, and the services carry on."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlmodel import Field, SQLModel, select
 
 from cityops.intake.v1 import case_pb2, events_pb2
@@ -29,21 +27,13 @@ class ClusterApplied(SQLModel, table=True):
     case_id: str
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    nodes = NatsCluster(tmp_path / "cluster")
-    nodes.start()
-    try:
-        yield nodes
-    finally:
-        nodes.stop()
-
-
 async def test_killing_one_node_under_load_loses_nothing(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
     def settings(name: str) -> ServiceSettings:
-        return ServiceSettings(nats_url=cluster.url, data_dir=tmp_path / name, stream_replicas=3)
+        return ServiceSettings(
+            nats_url=nats_cluster.url, data_dir=tmp_path / name, stream_replicas=3
+        )
 
     producer = ServiceRuntime("intake", settings("producer"), SqlUnitOfWork)
     consumer = ServiceRuntime("dispatch", settings("consumer"), SqlUnitOfWork)
@@ -79,7 +69,7 @@ async def test_killing_one_node_under_load_loses_nothing(
             await asyncio.sleep(0.002)
 
     await write(0, EVENTS // 2)
-    cluster.nodes[0].kill()
+    nats_cluster.nodes[0].kill()
     await write(EVENTS // 2, EVENTS)
 
     async def applied() -> list[str] | None:

@@ -16,19 +16,9 @@ from detection.domain.iot import AlarmState
 from detection.service_layer.retention import purge_expired
 from detection.service_layer.unit_of_work import DetectionUnitOfWork
 from svckit.clock import utcnow
-from svckit.reference import Catalogue, CityMap, default_catalogue_path, default_city_map_path
 
 UowFactory = Callable[[], DetectionUnitOfWork]
 KEEP = timedelta(days=90)
-
-
-@pytest.fixture(scope="module")
-def policy() -> rules.IngestPolicy:
-    return rules.IngestPolicy(
-        catalogue=Catalogue.load(default_catalogue_path()),
-        city=CityMap.load(default_city_map_path()),
-        max_future_skew=timedelta(minutes=5),
-    )
 
 
 @pytest.fixture

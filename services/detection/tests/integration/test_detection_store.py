@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,19 +20,9 @@ from detection.service_layer.unit_of_work import DetectionUnitOfWork
 from svckit import db
 from svckit.clock import utcnow
 from svckit.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from svckit.reference import Catalogue, CityMap, default_catalogue_path, default_city_map_path
 from svckit.tables import OutboxMessage
 
 UowFactory = Callable[[], DetectionUnitOfWork]
-
-
-@pytest.fixture(scope="module")
-def policy() -> rules.IngestPolicy:
-    return rules.IngestPolicy(
-        catalogue=Catalogue.load(default_catalogue_path()),
-        city=CityMap.load(default_city_map_path()),
-        max_future_skew=timedelta(minutes=5),
-    )
 
 
 @pytest.fixture

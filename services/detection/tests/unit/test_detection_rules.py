@@ -11,19 +11,9 @@ import pytest
 from detection.domain import rules
 from detection.domain.commands import EvidenceInput, ReportDetection
 from detection.domain.model import Certainty, Detection, Severity, SourceKind, Urgency
-from svckit.reference import Catalogue, CityMap, default_catalogue_path, default_city_map_path
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SHA = "ab" * 32
-
-
-@pytest.fixture(scope="module")
-def policy() -> rules.IngestPolicy:
-    return rules.IngestPolicy(
-        catalogue=Catalogue.load(default_catalogue_path()),
-        city=CityMap.load(default_city_map_path()),
-        max_future_skew=timedelta(minutes=5),
-    )
 
 
 @pytest.fixture(scope="module")

@@ -3,29 +3,15 @@ losing one node loses no photo."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import nats
-import pytest
 
 from svckit.natsserver import NatsCluster
 from svckit.testing.polling import eventually
 from workorders.adapters.object_store import NatsEvidenceStore
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    nodes = NatsCluster(tmp_path / "cluster")
-    nodes.start()
-    try:
-        yield nodes
-    finally:
-        nodes.stop()
-
-
-async def test_the_bucket_has_three_copies_and_survives_a_node(cluster: NatsCluster) -> None:
-    nc = await nats.connect(servers=cluster.url.split(","))
+async def test_the_bucket_has_three_copies_and_survives_a_node(nats_cluster: NatsCluster) -> None:
+    nc = await nats.connect(servers=nats_cluster.url.split(","))
     try:
         js = nc.jetstream()
 
@@ -39,7 +25,7 @@ async def test_the_bucket_has_three_copies_and_survives_a_node(cluster: NatsClus
         info = await js.stream_info("OBJ_cityops-evidence")
         assert info.config.num_replicas == 3
         await store.put("WO-1/ev-1", b"\xff\xd8 after photo")
-        cluster.nodes[0].stop()
+        nats_cluster.nodes[0].stop()
 
         async def read_back() -> bytes | None:
             try:

@@ -14,27 +14,22 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from svckit.calendars.working_time import MINUTES_PER_DAY, WorkingCalendar
 from svckit.reference.catalogue import DepartmentType
+from svckit.reference.problems import ReferenceFileError, parse_date
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _TYPE_VALUES = frozenset(t.value for t in DepartmentType)
 
 
-class CalendarError(ValueError):
+class CalendarError(ReferenceFileError):
     """A calendar or holiday file is unusable; ``problems`` lists each one, naming its entry."""
-
-    def __init__(self, source: str, problems: Iterable[str]) -> None:
-        self.source = source
-        self.problems: tuple[str, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid {source}: {len(self.problems)} problem(s)\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -268,12 +263,4 @@ def _entry_label(entry: Any, where: str) -> str:
 
 def _day(entry: Any, key: str, label: str, problems: list[str]) -> date | None:
     value = entry.get(key) if isinstance(entry, Mapping) else None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    problems.append(f"{label}: {key} must be a date like 2026-01-01 (got {value!r})")
-    return None
+    return parse_date(value, key, label, problems)

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
 
+from svckit.reference.problems import ReferenceFileError
+
 __all__ = [
     "Catalogue",
     "CatalogueError",
@@ -129,14 +131,10 @@ class Category(BaseModel):
     required_evidence: tuple[EvidenceKind, ...]
 
 
-class CatalogueError(ValueError):
+class CatalogueError(ReferenceFileError):
     """The catalogue file is unusable; ``problems`` lists each one, naming its entry."""
 
-    def __init__(self, source: str, problems: Iterable[str]) -> None:
-        self.source = source
-        self.problems: tuple[str, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid catalogue {source}: {len(self.problems)} problem(s)\n{lines}")
+    kind = "catalogue"
 
 
 class UnknownCategoryError(LookupError):

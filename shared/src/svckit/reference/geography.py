@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 
+from svckit.reference.problems import ReferenceFileError
+
 __all__ = [
     "Area",
     "AreaLevel",
@@ -96,14 +98,10 @@ class Bounds(BaseModel):
     max_longitude: float
 
 
-class CityMapError(ValueError):
+class CityMapError(ReferenceFileError):
     """The geography file is unusable; ``problems`` lists each one, naming its feature."""
 
-    def __init__(self, source: str, problems: Sequence[str]) -> None:
-        self.source = source
-        self.problems: tuple[str, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid city map {source}: {len(self.problems)} problem(s)\n{lines}")
+    kind = "city map"
 
 
 class UnknownAreaError(LookupError):

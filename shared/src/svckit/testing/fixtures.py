@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from svckit import db
 from svckit.messaging import jetstream
-from svckit.natsserver import NatsServer
+from svckit.natsserver import NatsCluster, NatsServer
 from svckit.postgres import PostgresCluster
 
 _EXPORTER = InMemorySpanExporter()
@@ -44,6 +44,17 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three JetStream nodes clustered on loopback (R3 streams), stopped after the test."""
+    nodes = NatsCluster(tmp_path / "cluster")
+    nodes.start()
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ department's work order comes back under the same dispatch id.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,21 +21,16 @@ from enum import StrEnum
 from dispatch.domain.areas import Place
 from dispatch.domain.stages import Stage
 from svckit.reference import DepartmentType
+from svckit.reference.problems import ReferenceFileError
 
 
-class ResponsibilityError(ValueError):
+class ResponsibilityError(ReferenceFileError):
     """A reference file or catalogue change is unusable; ``problems`` lists each one.
 
     Loading reports every problem at once, each naming its entry (a rule id or
     a department id), so one edit-and-reload fixes the whole file rather than
     one mistake per restart.
     """
-
-    def __init__(self, source: str, problems: Iterable[str]) -> None:
-        self.source = source
-        self.problems: tuple[str, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid {source}: {len(self.problems)} problem(s)\n{lines}")
 
 
 @dataclass(frozen=True)

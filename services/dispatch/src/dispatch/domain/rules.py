@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from dispatch.domain.areas import Place, Point, RuleArea
 from dispatch.domain.stages import StageTable, parse_stage_table, table_to_mapping
 from svckit.reference import Category, DepartmentType
+from svckit.reference.problems import parse_date
 
 ANY = "*"
 _FIELDS = (
@@ -136,10 +137,10 @@ def parse_rule(raw: Any, index: int) -> tuple[ResponsibilityRule | None, list[st
         manual = False
     department_type, department_id = _target(raw, label, categories, manual, problems)
     area = _area(raw, label, problems)
-    effective_from = _date(raw.get("effective_from"), "effective_from", label, problems)
+    effective_from = parse_date(raw.get("effective_from"), "effective_from", label, problems)
     effective_to = None
     if raw.get("effective_to") is not None:
-        effective_to = _date(raw["effective_to"], "effective_to", label, problems)
+        effective_to = parse_date(raw["effective_to"], "effective_to", label, problems)
     if effective_from and effective_to and effective_to <= effective_from:
         problems.append(f"{label}: effective_to {effective_to} must be after effective_from")
     handling_hours = raw.get("handling_hours")
@@ -306,16 +307,3 @@ def _polygon(value: Any, label: str, problems: list[str]) -> tuple[Point, ...]:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _date(value: Any, field: str, label: str, problems: list[str]) -> date | None:
-    """A calendar date from YAML (already a ``date``) or an ISO string."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    problems.append(f"{label}: {field} must be a date like 2026-01-01 (got {value!r})")
-    return None
