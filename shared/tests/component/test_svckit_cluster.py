@@ -45,7 +45,7 @@ async def test_killing_one_node_under_load_loses_nothing(
         except Exception:
             return False  # the cluster is still electing its meta leader
 
-    await eventually(declared, timeout=30, every=0.5)
+    await eventually(declared, timeout=60, every=0.5)
     await consumer.start_infrastructure(producer=False)
     info = await producer.js.stream_info(stream_for("intake").name)
     assert info.config.num_replicas == 3
@@ -53,7 +53,14 @@ async def test_killing_one_node_under_load_loses_nothing(
     async def apply(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
         uow.session.add(ClusterApplied(case_id=event.case_id))
 
-    await consumer.subscribe("intake", apply)
+    async def subscribed() -> bool:
+        try:
+            await consumer.subscribe("intake", apply)
+            return True
+        except Exception:
+            return False  # an R3 consumer may take longer than one API timeout to place
+
+    await eventually(subscribed, timeout=60, every=0.5)
     producer_task = asyncio.create_task(producer.run())
     consumer_task = asyncio.create_task(consumer.run())
 
