@@ -25,7 +25,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json") -> N
     """Route structlog and stdlib logging to stderr in one format."""
     renderer: Any
     if fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), pad_event=0)
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), pad_event_to=0)
     else:
         renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
