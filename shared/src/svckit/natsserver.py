@@ -27,9 +27,21 @@ def nats_server_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports: all held open until all are
+    chosen, since ports taken one at a time may repeat (a closed port is
+    free to be handed out again at once)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,9 @@ class NatsCluster:
     """Three (or more) JetStream nodes on loopback, for replicated-stream tests."""
 
     def __init__(self, root: Path, size: int = 3) -> None:
-        ports = [free_port() for _ in range(size)]
-        spec = ClusterSpec("cityops", {p: free_port() for p in ports})
+        chosen = free_ports(2 * size)
+        ports, routes = chosen[:size], chosen[size:]
+        spec = ClusterSpec("cityops", dict(zip(ports, routes, strict=True)))
         self.nodes = [
             NatsServer(root / f"n{i + 1}", port=p, cluster=spec, log_file=root / f"n{i + 1}.log")
             for i, p in enumerate(ports)

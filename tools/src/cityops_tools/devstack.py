@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +26,7 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from svckit.natsserver import NatsServer, free_port
+from svckit.natsserver import NatsServer, free_ports
 
 SERVICES = ("detection", "intake", "dispatch", "workorders", "audit", "console")
 
@@ -64,7 +64,8 @@ class Ports:
     @classmethod
     def free(cls) -> Ports:
         """Ephemeral ports, for tests that run beside a developer's stack."""
-        return cls(**{name: free_port() for name in cls.__dataclass_fields__})
+        names = list(cls.__dataclass_fields__)
+        return cls(**dict(zip(names, free_ports(len(names)), strict=True)))
 
     def grpc_target(self, service: str) -> str:
         return f"127.0.0.1:{getattr(self, f'{service}_grpc')}"
@@ -172,9 +173,10 @@ class Stack:
                 time.sleep(0.1)
 
     def _ready(self, service: str) -> bool:
+        """Our own server answers, not merely something on the port."""
         if service == "console":
-            return _port_open(self.ports.console_http)
-        if service == "detection" and not _port_open(self.ports.detection_http):
+            return _healthy(self.ports.console_http)
+        if service == "detection" and not _healthy(self.ports.detection_http):
             return False
         return _grpc_serving(self.ports.grpc_target(service))
 
@@ -205,9 +207,15 @@ class Stack:
             self.stop()
 
 
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
+def _healthy(port: int) -> bool:
+    """GET /healthz answers 200 (the console and the detection ingest serve it)."""
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
+        try:
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        finally:
+            connection.close()
     return False
 
 
