@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from svckit import sqlite_inline
 
 # Keyed by the engine itself, held weakly: a lock lives exactly as long as its
 # engine. (Keyed by id(), a new engine could inherit a dead engine's lock, still
@@ -41,10 +44,13 @@ def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") 
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"SQLite synchronous must be one of {SQLITE_SYNCHRONOUS}")
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        path = make_url(url).database or ":memory:"
+        if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # Statements run on the loop's thread (svckit.sqlite_inline says why).
+        engine = create_async_engine(
+            url, echo=echo, async_creator=sqlite_inline.connector(path, timeout=30)
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _: Any) -> None:

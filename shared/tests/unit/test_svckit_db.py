@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -16,7 +17,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from svckit import db
+from svckit import db, sqlite_inline
 
 # A table of its own (not SQLModel's shared metadata) so no other test sees it.
 METADATA = MetaData()
@@ -152,3 +153,50 @@ def test_a_lock_does_not_outlive_its_engine(tmp_path: Path) -> None:
     ref = asyncio.run(contended_lock())
     gc.collect()
     assert ref() is None
+
+
+async def test_sqlite_statements_run_on_the_loop_thread_without_a_worker(
+    engine: AsyncEngine,
+) -> None:
+    """aiosqlite's per-statement thread hand-off was the largest cost of every
+    service; the engine runs statements inline and starts no thread."""
+    before = {t.ident for t in threading.enumerate()}
+    seen: list[int] = []
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, sqlite_inline.InlineConnection)
+        await driver.create_function("whose_thread", 0, threading.get_ident)
+        seen.append((await conn.execute(text("SELECT whose_thread()"))).scalar_one())
+    assert seen == [threading.get_ident()]
+    assert {t.ident for t in threading.enumerate()} <= before
+
+
+async def test_a_failed_transaction_rolls_back_inline(engine: AsyncEngine) -> None:
+    with pytest.raises(RuntimeError, match="abandon"):
+        async with engine.begin() as conn:
+            await conn.execute(insert(STAMPS).values(at=datetime.now(UTC)))
+            raise RuntimeError("abandon")
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(STAMPS))).all() == []
+
+
+async def test_a_closed_inline_connection_refuses_statements(tmp_path: Path) -> None:
+    conn = await sqlite_inline.connector(str(tmp_path / "c.db"), timeout=1)()
+    async with conn.execute("SELECT 41 + 1") as cursor:
+        assert await cursor.fetchone() == (42,)
+    await conn.close()
+    with pytest.raises(ValueError, match="connection"):
+        await conn.execute("SELECT 1")
+
+
+async def test_an_in_memory_database_works_inline() -> None:
+    engine = db.create_engine("sqlite+aiosqlite://")
+    try:
+        await db.create_tables(engine, METADATA)
+        async with engine.begin() as conn:
+            await conn.execute(insert(STAMPS).values(at=None))
+        async with engine.connect() as conn:
+            assert len((await conn.execute(select(STAMPS))).all()) == 1
+    finally:
+        await engine.dispose()
