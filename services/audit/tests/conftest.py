@@ -168,10 +168,13 @@ class Recorder:
             headers={},
         )
 
-    async def record(self, *items: IncomingEvent | Message) -> None:
+    async def record(self, *items: IncomingEvent | Message, prepare: bool = True) -> None:
+        """`prepare=False`: as the worker records a message on its own (no preload)."""
+        events = [item if isinstance(item, IncomingEvent) else self.event(item) for item in items]
         async with self.uow() as uow:
-            for item in items:
-                e = item if isinstance(item, IncomingEvent) else self.event(item)
+            if prepare:
+                await handlers.prepare_batch(events, uow)
+            for e in events:
                 await handlers.record_event(e, uow, self.ctx)
             await uow.commit()
 

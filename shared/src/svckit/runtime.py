@@ -24,7 +24,7 @@ from svckit.grpc import dead_letters as dead_letters_api
 from svckit.grpc.server import GrpcServer, Registration
 from svckit.logging import get_logger
 from svckit.messaging import jetstream
-from svckit.messaging.consumer import PullWorker
+from svckit.messaging.consumer import Prepare, PullWorker
 from svckit.messaging.envelope import IncomingEvent
 from svckit.messaging.subjects import durable_name, stream_for
 from svckit.metrics import GaugeSampler, MetricsServer
@@ -95,8 +95,10 @@ class ServiceRuntime(Generic[U]):
         subjects: Sequence[str] | None = None,
         *,
         batch: int = 128,
+        prepare: Prepare[U] | None = None,
     ) -> PullWorker[U]:
-        """A durable pull worker `<service>-<producer>` on the producer's stream."""
+        """A durable pull worker `<service>-<producer>` on the producer's stream;
+        `prepare` preloads a fetched batch's rows (see `consumer.Prepare`)."""
         spec = stream_for(producer)
         await jetstream.ensure_stream(self.js, spec, replicas=self.settings.stream_replicas)
         durable = durable_name(self.name, producer)
@@ -114,6 +116,7 @@ class ServiceRuntime(Generic[U]):
             uow_factory=self.uow,
             handler=handler,
             batch=batch,
+            prepare=prepare,
         )
         self.workers.append(worker)
         self.metrics.add(worker.sample_lag)

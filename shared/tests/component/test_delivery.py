@@ -204,3 +204,42 @@ async def test_trace_context_survives_the_outbox(
     assert all(col(OutboxMessage.published_at) is not None for _ in published)
     await consumer.nc.close()
     await consumer.engine.dispose()
+
+
+async def test_prepare_sees_a_batch_once_inside_its_transaction(
+    tmp_path: Path, nats_server: NatsServer, producer: ServiceRuntime[SqlUnitOfWork]
+) -> None:
+    """`prepare` gets the batch's not-yet-applied events before the handlers,
+    on the batch's own unit of work, so what it reads the handlers can use."""
+    consumer = ServiceRuntime(
+        "dispatch", ServiceSettings(nats_url=nats_server.url, data_dir=tmp_path), SqlUnitOfWork
+    )
+    await consumer.start_infrastructure(producer=False)
+    batches: list[list[str]] = []
+    prepared_on: list[SqlUnitOfWork] = []
+
+    async def prepare(events: list[IncomingEvent], uow: SqlUnitOfWork) -> None:
+        batches.append([e.case_id for e in events])
+        prepared_on.append(uow)
+
+    async def apply(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
+        assert uow is prepared_on[-1], "the handler runs in the prepared transaction"
+        uow.session.add(AppliedEvent(case_id=event.case_id))
+
+    worker = await consumer.subscribe("intake", apply, prepare=prepare)
+    async with producer.uow() as uow:
+        for i in range(5):
+            uow.publish(filed(f"C-{i}"), subject=CASE_FILED, case_id=f"C-{i}")
+        await uow.commit()
+    await producer.relay.publish_pending()
+    msgs = await worker._fetch()
+    while len(msgs) < 5:
+        msgs += await worker._fetch()
+    await worker.handle_batch(msgs)
+    # Delivered again (a redelivery after a lost ack): nothing left to prepare.
+    await worker.handle_batch(msgs)
+    assert batches == [[f"C-{i}" for i in range(5)], []]
+    applied = await rows(consumer.engine, AppliedEvent)
+    assert sorted(a.case_id for a in applied) == [f"C-{i}" for i in range(5)]  # type: ignore[attr-defined]
+    await consumer.nc.close()
+    await consumer.engine.dispose()

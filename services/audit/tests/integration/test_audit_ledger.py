@@ -58,6 +58,21 @@ async def test_entries_chain_and_a_redelivered_event_is_not_appended_twice(
     )
 
 
+async def test_an_event_is_appended_once_with_or_without_a_preloaded_batch(
+    recorder: Recorder,
+) -> None:
+    """The worker preloads a batch (`prepare_batch`) but records a lone retried
+    message without it: both paths must see what the ledger already has."""
+    first, second, third = (recorder.event(dispatched(n)) for n in (1, 2, 3))
+    await recorder.record(first, prepare=False)
+    await recorder.record(first, second, prepare=True)  # evt-1 is found by the preload
+    await recorder.record(second, third, prepare=False)  # evt-2 is found by its own query
+    await recorder.record(third, third, prepare=True)  # twice in one batch: appended once
+    entries = await recorder.entries()
+    assert [e.event_id for e in entries] == ["evt-1", "evt-2", "evt-3"]
+    assert (await recorder.check()).ok
+
+
 async def test_a_tree_head_is_signed_every_n_entries_and_the_tip_never_recomputes(
     recorder: Recorder, signer: Ed25519Signer
 ) -> None:

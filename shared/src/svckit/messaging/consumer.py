@@ -46,6 +46,12 @@ tracer = trace.get_tracer("svckit.consumer")
 
 U = TypeVar("U", bound=SqlUnitOfWork)
 
+# Reads a batch's rows in a few `IN` queries before its handlers run, so each
+# handler finds them in its repositories instead of querying one by one. It
+# must not change anything: a handler that finds nothing preloaded still reads
+# what it needs itself.
+Prepare = Callable[[list[IncomingEvent], U], Awaitable[None]]
+
 
 class PullWorker(Generic[U]):
     def __init__(
@@ -59,6 +65,7 @@ class PullWorker(Generic[U]):
         batch: int = 128,
         fetch_timeout: float = 1.0,
         max_attempts: int = 10,
+        prepare: Prepare[U] | None = None,
     ) -> None:
         self.consumer = consumer
         self._sub = subscription
@@ -68,6 +75,7 @@ class PullWorker(Generic[U]):
         self._batch = batch
         self._fetch_timeout = fetch_timeout
         self._max_attempts = max_attempts
+        self._prepare = prepare
         self._stopping = asyncio.Event()
         self.handled = 0
         self.dead_lettered = 0
@@ -117,6 +125,8 @@ class PullWorker(Generic[U]):
             try:
                 async with self._uow_factory() as uow:
                     handled = await uow.seen_many(self.consumer, [e.id for _, e in decoded])
+                    if self._prepare is not None:
+                        await self._prepare([e for _, e in decoded if e.id not in handled], uow)
                     for msg, event in decoded:
                         await self._apply(uow, msg, event, handled)
                     await uow.commit()

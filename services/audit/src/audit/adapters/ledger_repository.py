@@ -83,6 +83,8 @@ class LedgerRepository:
         self._entries: list[dict[str, Any]] = []
         self._nodes: list[dict[str, Any]] = []
         self._event_ids: set[str] = set()
+        # Event ids looked up for this transaction (`preload`): found or not.
+        self._checked: set[str] = set()
 
     # --- appending -------------------------------------------------------------
 
@@ -128,9 +130,22 @@ class LedgerRepository:
             self.session.add(row)
         self._entries, self._nodes = [], []
 
+    async def preload(self, event_ids: Iterable[str]) -> None:
+        """Which of a batch's events are in the ledger already, in a few `IN`
+        queries rather than one query per event."""
+        wanted = set(event_ids) - self._checked
+        for chunk in _chunks(wanted):
+            result = await self.session.exec(
+                select(LedgerEntryRow.event_id).where(col(LedgerEntryRow.event_id).in_(chunk))
+            )
+            self._event_ids.update(result.all())
+        self._checked |= wanted
+
     async def has_event(self, event_id: str) -> bool:
         if event_id in self._event_ids:
             return True
+        if event_id in self._checked:
+            return False
         # Entries are buffered, never in the session: nothing to flush first.
         with self.session.no_autoflush:
             result = await self.session.exec(

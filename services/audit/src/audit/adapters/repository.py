@@ -5,7 +5,9 @@ tables are in `ledger_repository`."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,6 +48,32 @@ class CaseRepository:
         # so a batch of events about one case costs one SELECT.
         self._rows: dict[str, CaseRow] = {}
         self._absent: set[str] = set()
+        # Disposer rows of cases read in this transaction (kept current by `save`).
+        self._disposers: dict[str, list[DisposerRow]] = {}
+
+    async def preload(self, case_ids: Iterable[str]) -> None:
+        """Read a batch's cases and their disposers in two `IN` queries, so
+        each event's `get` finds them here (row-locked as `get` locks them)."""
+        wanted = sorted({c for c in case_ids if c} - self._rows.keys() - self._absent)
+        if not wanted:
+            return
+        with self.session.no_autoflush:
+            rows = (
+                await self.session.exec(
+                    select(CaseRow).where(col(CaseRow.case_id).in_(wanted)).with_for_update()
+                )
+            ).all()
+            disposers = (
+                await self.session.exec(
+                    select(DisposerRow).where(col(DisposerRow.case_id).in_(wanted))
+                )
+            ).all()
+        self._rows.update((row.case_id, row) for row in rows)
+        self._absent.update(set(wanted) - self._rows.keys())
+        for case_id in wanted:
+            self._disposers[case_id] = []
+        for disposer in disposers:
+            self._disposers[disposer.case_id].append(disposer)
 
     async def get(self, case_id: str, *, disposers: bool = True) -> CaseRecord | None:
         """The case, row-locked on PostgreSQL (SQLite serialises writers anyway),
@@ -64,13 +92,7 @@ class CaseRepository:
                 self._absent.add(case_id)
                 return None
             self._rows[case_id] = row
-        found = (
-            (
-                await self.session.exec(select(DisposerRow).where(DisposerRow.case_id == case_id))
-            ).all()
-            if disposers
-            else []
-        )
+        found = await self._disposers_of(case_id) if disposers else []
         closer = (
             Party(row.closed_by_user_id, row.closed_by_department_id, row.closed_by_role)
             if row.closed_by_user_id
@@ -90,6 +112,17 @@ class CaseRepository:
             place=_place(row),
             completed_at=row.completed_at,
         )
+
+    async def _disposers_of(self, case_id: str) -> list[DisposerRow]:
+        if case_id not in self._disposers:
+            self._disposers[case_id] = list(
+                (
+                    await self.session.exec(
+                        select(DisposerRow).where(DisposerRow.case_id == case_id)
+                    )
+                ).all()
+            )
+        return self._disposers[case_id]
 
     async def get_or_new(self, case_id: str, *, disposers: bool = True) -> tuple[CaseRecord, bool]:
         """The case, or a new one (and whether it is new)."""
@@ -126,13 +159,14 @@ class CaseRepository:
         for disposer in case.disposers:
             key = (case.case_id, disposer.user_id, disposer.department_id)
             if await self.session.get(DisposerRow, key) is None:
-                self.session.add(
-                    DisposerRow(
-                        case_id=case.case_id,
-                        user_id=disposer.user_id,
-                        department_id=disposer.department_id,
-                    )
+                added = DisposerRow(
+                    case_id=case.case_id,
+                    user_id=disposer.user_id,
+                    department_id=disposer.department_id,
                 )
+                self.session.add(added)
+                if case.case_id in self._disposers:
+                    self._disposers[case.case_id].append(added)
 
     def add_verification(self, v: Verification) -> None:
         self.session.add(
@@ -176,14 +210,18 @@ class CaseRepository:
             )
             found = set((await self.session.exec(by_category)).all())
         same_source = [
-            (col(DetectionRow.source_id), look.source_id),
-            (col(DetectionRow.device_id), look.device_id),
-            (col(DetectionRow.component_id), look.component_id),
-            (col(DetectionRow.detection_id), look.detection_id),
+            column == value
+            for column, value in (
+                (col(DetectionRow.source_id), look.source_id),
+                (col(DetectionRow.device_id), look.device_id),
+                (col(DetectionRow.component_id), look.component_id),
+                (col(DetectionRow.detection_id), look.detection_id),
+            )
+            if value
         ]
-        for column, value in same_source:
-            if not value:
-                continue
+        if same_source:
+            # One query for all of the look's identities (one per identity cost
+            # up to four statements per detection).
             query = (
                 select(DetectionCaseRow.case_id)
                 .join(
@@ -191,7 +229,7 @@ class CaseRepository:
                     col(DetectionRow.detection_id) == col(DetectionCaseRow.detection_id),
                 )
                 .join(CaseRow, col(CaseRow.case_id) == col(DetectionCaseRow.case_id))
-                .where(column == value, CaseRow.status == awaiting)
+                .where(or_(*same_source), CaseRow.status == awaiting)
             )
             found |= set((await self.session.exec(query)).all())
         return sorted(found)

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 
 from audit.adapters.unknown_types import ensure_decodable
 from audit.service_layer.unit_of_work import AuditUnitOfWork
-from svckit.messaging.consumer import PullWorker
+from svckit.messaging.consumer import Prepare, PullWorker
 from svckit.messaging.envelope import IncomingEvent
 from svckit.runtime import ServiceRuntime
 
@@ -59,7 +59,10 @@ class LedgerWorker(PullWorker[AuditUnitOfWork]):
 
 
 async def subscribe(
-    runtime: ServiceRuntime[AuditUnitOfWork], producer: str, handler: RecordingHandler
+    runtime: ServiceRuntime[AuditUnitOfWork],
+    producer: str,
+    handler: RecordingHandler,
+    prepare: Prepare[AuditUnitOfWork] | None = None,
 ) -> LedgerWorker:
     """`runtime.subscribe` (one durable consumer `audit-<producer>` on every
     subject of the producer's stream), with a LedgerWorker."""
@@ -68,4 +71,4 @@ async def subscribe(
     async def on_event(event: IncomingEvent, uow: AuditUnitOfWork) -> None:
         await handler(event, uow, bodies.get(event.id))
 
-    return LedgerWorker.adopt(await runtime.subscribe(producer, on_event), bodies)
+    return LedgerWorker.adopt(await runtime.subscribe(producer, on_event, prepare=prepare), bodies)

@@ -19,4 +19,4 @@ async def subscribe_all(runtime: ServiceRuntime[AuditUnitOfWork], ctx: AuditCont
         await handlers.record_event(event, uow, ctx, body)
 
     for producer in PRODUCERS:
-        await subscribe(runtime, producer, on_event)
+        await subscribe(runtime, producer, on_event, handlers.prepare_batch)

@@ -36,6 +36,14 @@ VERIFY_KEY = "grpc:VerifyCase"
 CLOSE_KEY = "grpc:CloseCase"
 
 
+async def prepare_batch(events: list[IncomingEvent], uow: AuditUnitOfWork) -> None:
+    """Before a fetched batch is recorded: which of its events the ledger has,
+    and the cases they concern, in a few `IN` queries (the per-event reads
+    were most of audit's work under load; docs/performance.md)."""
+    await uow.ledger.preload(e.id for e in events)
+    await uow.cases.preload(e.case_id for e in events)
+
+
 async def record_event(
     event: IncomingEvent, uow: AuditUnitOfWork, ctx: AuditContext, body: bytes | None = None
 ) -> None:
