@@ -63,10 +63,19 @@ def detected(message: Message) -> IncomingEvent:
 
 
 async def deliver(
-    engine: AsyncEngine, *incoming: IncomingEvent, ref: Reference | None = None
+    engine: AsyncEngine,
+    *incoming: IncomingEvent,
+    ref: Reference | None = None,
+    prepare: bool = True,
 ) -> None:
-    """What the pull worker does: a fetched batch's handlers in one transaction, then commit."""
+    """What the pull worker does: a fetched batch's handlers in one transaction,
+    then commit; the detection stream's batches preloaded first (`prepare=False`:
+    as a message retried on its own is handled)."""
     async with uow(engine) as work:
+        if prepare:
+            await handlers.prepare_detections(
+                [e for e in incoming if e.subject.startswith("cityops.detection.")], work
+            )
         for one in incoming:
             if one.subject.startswith("cityops.detection."):
                 assert ref is not None
@@ -156,6 +165,36 @@ async def test_policy_bands_file_queue_and_discard(
     assert len(await outbox(db_engine, DETECTION_DISCARDED)) == 2
     found, total = await queries.list_discards(0, 10, uow(db_engine))
     assert total == 2 and {d.detection_id for d in found} == {"det-low", "det-unknown"}
+
+
+@pytest.mark.parametrize("prepare", [True, False], ids=["preloaded", "one-by-one"])
+async def test_a_detection_resent_in_a_later_batch_is_taken_once(
+    db_engine: AsyncEngine,
+    ref: Reference,
+    inside: tuple[float, float],
+    detection_report: Report,
+    prepare: bool,
+) -> None:
+    """The worker preloads a batch's outcomes but handles a retried message on
+    its own: either way a linked or discarded detection is not taken again."""
+    await deliver(
+        db_engine,
+        detected(detection_report(inside, "det-a")),
+        detected(detection_report(inside, "det-quiet", confidence=0.1)),
+        ref=ref,
+    )
+    await deliver(
+        db_engine,
+        detected(detection_report(inside, "det-a")),  # resent under a new event id
+        detected(detection_report(inside, "det-quiet", confidence=0.1)),
+        detected(detection_report(inside, "det-new")),
+        ref=ref,
+        prepare=prepare,
+    )
+    [case] = await all_cases(db_engine)
+    assert sorted(case.detection_ids) == ["det-a", "det-new"] and case.detection_count == 2
+    assert [r.detection_id for r in await rows(db_engine, DiscardRow)] == ["det-quiet"]
+    assert len(await outbox(db_engine, CASE_FILED)) == 1
 
 
 # --- fusion ----------------------------------------------------------------------------

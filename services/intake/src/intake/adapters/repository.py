@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -124,6 +124,10 @@ class CaseRepository:
         self.session = session
         self._new_cases: dict[str, CaseRow] = {}
         self._new_links: dict[str, DetectionLink] = {}
+        # Outcomes read ahead for a batch (`preload_outcomes`); a detection in
+        # `_looked_up` but not in `_outcomes` was new when the batch began.
+        self._outcomes: dict[str, str] = {}
+        self._looked_up: set[str] = set()
 
     async def add(self, case: Case) -> None:
         """Store a new case (its links are added separately, with `link`)."""
@@ -181,12 +185,33 @@ class CaseRepository:
         """
         if detection_id in self._new_links:
             return self._new_links[detection_id].case_id
+        if detection_id in self._looked_up:
+            return self._outcomes.get(detection_id)
         linked = select(DetectionLink.case_id).where(
             col(DetectionLink.detection_id) == detection_id
         )
         discarded = select(literal("")).where(col(DiscardRow.detection_id) == detection_id)
         found = (await self.session.exec(union_all(linked, discarded))).first()  # type: ignore[call-overload]
         return None if found is None else str(found[0])
+
+    async def preload_outcomes(self, detection_ids: Iterable[str]) -> None:
+        """`outcome` for a fetched batch's detections in one query, not one each.
+        (What this transaction links or discards later, `outcome` and the
+        discard repository know themselves.)"""
+        wanted = sorted(set(detection_ids) - self._looked_up)
+        if not wanted:
+            return
+        linked = select(DetectionLink.detection_id, DetectionLink.case_id).where(
+            col(DetectionLink.detection_id).in_(wanted)
+        )
+        discarded = select(DiscardRow.detection_id, literal("")).where(
+            col(DiscardRow.detection_id).in_(wanted)
+        )
+        rows = (await self.session.exec(union_all(linked, discarded))).all()  # type: ignore[call-overload]
+        for detection_id, case_id in rows:
+            if case_id or detection_id not in self._outcomes:  # a link wins, as in `outcome`
+                self._outcomes[detection_id] = str(case_id)
+        self._looked_up.update(wanted)
 
     async def find_link(self, detection_id: str, idempotency_key: str) -> DetectionLink | None:
         """A detection's link, by id or else by the source's idempotency key."""

@@ -19,6 +19,10 @@ PROGRESS_PRODUCERS = ("dispatch", "workorders", "audit")
 
 async def subscribe_all(runtime: ServiceRuntime[IntakeUnitOfWork], ref: Reference) -> None:
     """One durable consumer per stream: intake-detection, intake-dispatch, ..."""
-    await runtime.subscribe("detection", partial(handlers.on_detection_event, ref=ref))
+    await runtime.subscribe(
+        "detection",
+        partial(handlers.on_detection_event, ref=ref),
+        prepare=handlers.prepare_detections,
+    )
     for producer in PROGRESS_PRODUCERS:
         await runtime.subscribe(producer, handlers.on_case_progress)

@@ -35,6 +35,19 @@ async def on_detection_event(
         log.debug("detection event not tracked by intake", event_type=event.type)
 
 
+async def prepare_detections(events: list[IncomingEvent], uow: IntakeUnitOfWork) -> None:
+    """Before a fetched batch of reports: what became of their detections, in
+    one query (asked per detection, it was a third of intake's statements)."""
+    reported = [
+        e.message.detection.detection_id
+        for e in events
+        if isinstance(e.message, detection_events.DetectionReported)
+        and e.message.detection.detection_id
+    ]
+    with uow.session.no_autoflush:
+        await uow.cases.preload_outcomes(reported)
+
+
 async def on_case_progress(event: IncomingEvent, uow: IntakeUnitOfWork) -> None:
     """Keep a case's state current from dispatch, work-order and audit events.
 
