@@ -8,7 +8,8 @@ Services subclass `SqlUnitOfWork` to hang their repositories on it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -81,6 +82,37 @@ class SqlUnitOfWork:
         self._outbox_rows = []
         await self.session.rollback()
         self._wrote_outbox = False
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that may fail alone (one item of a batch):
+        on an exception its writes and the events it queued are undone, the
+        exception propagates, and the rest of the transaction still commits."""
+        await self._begin_for_savepoints()
+        queued, wrote = len(self._outbox_rows), self._wrote_outbox
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._outbox_rows[queued:]
+            self._wrote_outbox = wrote
+            raise
+
+    async def _begin_for_savepoints(self) -> None:
+        """On SQLite, open the transaction for real before the first SAVEPOINT.
+
+        Python's sqlite3 begins a transaction only at the first INSERT/UPDATE/
+        DELETE, so a SAVEPOINT issued before that is the outermost one, and its
+        RELEASE commits on its own. IMMEDIATE takes the file's write lock now:
+        this process's writers are serialised already (`db.write_lock`), and a
+        read snapshot cannot go stale before the first write.
+        """
+        if not db.is_sqlite(self.engine):
+            return
+        connection = await self.session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        if driver is not None and not driver.in_transaction:
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def publish(self, message: Message, *, subject: str, case_id: str = "") -> str:
         """Queue an integration event; it is sent only if this transaction commits.

@@ -161,3 +161,58 @@ async def test_units_of_work_on_one_engine_run_one_at_a_time(
     await asyncio.gather(work("C-1"), work("C-2"))
     assert steps == ["C-1 open", "C-1 done", "C-2 open", "C-2 done"]
     assert [r.case_id for r in await outbox(sqlite_engine)] == ["C-1", "C-2"]
+
+
+async def inbox_ids(engine: AsyncEngine) -> list[str]:
+    async with db.session_factory(engine)() as session:
+        return [r.message_id for r in (await session.exec(select(InboxMessage))).all()]
+
+
+async def test_a_failed_savepoint_drops_its_writes_and_events_and_the_rest_commits(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    commits = Commits()
+    async with SqlUnitOfWork(sqlite_engine, "intake", on_commit=commits) as uow:
+        for case_id, fails in (("C-1", False), ("C-2", True), ("C-3", False)):
+            with contextlib.suppress(RuntimeError):
+                async with uow.savepoint():
+                    uow.remember("intake-detection", f"evt-{case_id}")
+                    uow.publish(filed(case_id), subject=CASE_FILED, case_id=case_id)
+                    await uow.session.flush()
+                    if fails:
+                        raise RuntimeError("this item is refused")
+        await uow.commit()
+    assert commits.count == 1
+    assert [r.case_id for r in await outbox(sqlite_engine)] == ["C-1", "C-3"]
+    assert sorted(await inbox_ids(sqlite_engine)) == ["evt-C-1", "evt-C-3"]
+
+
+async def test_only_failed_savepoints_write_nothing_and_do_not_wake_the_relay(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    commits = Commits()
+    async with SqlUnitOfWork(sqlite_engine, "intake", on_commit=commits) as uow:
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                uow.publish(filed("C-1"), subject=CASE_FILED, case_id="C-1")
+                raise RuntimeError("refused")
+        await uow.commit()
+    assert commits.count == 0
+    assert await outbox(sqlite_engine) == []
+
+
+async def test_a_released_savepoint_is_undone_with_its_transaction(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    # Python's sqlite3 opens no transaction for a SELECT or a SAVEPOINT: unless
+    # the unit of work begins one, the first RELEASE would commit on its own.
+    async with SqlUnitOfWork(sqlite_engine, "intake") as uow:
+        assert await uow.seen("intake-detection", "evt-1") is None
+        async with uow.savepoint():
+            uow.remember("intake-detection", "evt-1")
+            uow.publish(filed("C-1"), subject=CASE_FILED, case_id="C-1")
+        async with uow.savepoint():
+            uow.remember("intake-detection", "evt-2")
+        assert await inbox_ids(sqlite_engine) == []  # not before the commit
+    assert await inbox_ids(sqlite_engine) == []
+    assert await outbox(sqlite_engine) == []

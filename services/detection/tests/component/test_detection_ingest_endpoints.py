@@ -197,6 +197,50 @@ async def test_withdrawals_travel_on_their_own_subject(
     assert "sensor fault" in event.reason
 
 
+async def test_a_batch_answers_each_event_as_if_alone_and_publishes_only_the_accepted(
+    settings: DetectionSettings, nats_client: Client, run_detection: Any, fixture_json: Json
+) -> None:
+    earlier = fixture_json("ce_structured.json")
+    new, wrong_type, outside = fixture_json("ce_batch.json")
+    later = new | {"id": "12345-20250601-7734"}
+    batch = [new, earlier, new | {"data": new["data"] | {"confidence": 0.1}}]
+    batch += [wrong_type, outside, later, 42]
+    async with run_detection(settings) as runtime, http(runtime) as client:
+        first = await client.post("/ingest/cloudevents", json=earlier, headers=STRUCTURED)
+        assert first.status_code == 202, first.text
+        answer = await client.post("/ingest/cloudevents", json=batch, headers=BATCH)
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [(r["index"], r["id"], r["status"]) for r in results] == [
+            (0, new["id"], 202),
+            (1, earlier["id"], 200),
+            (2, new["id"], 200),  # a repeat within the batch is a duplicate
+            (3, wrong_type["id"], 422),
+            (4, outside["id"], 422),
+            (5, later["id"], 202),
+            (6, "", 422),
+        ]
+        ids = [(r["outcome"] or {}).get("detections", [{}])[0].get("detection_id") for r in results]
+        assert ids[1] == first.json()["detections"][0]["detection_id"]
+        assert ids[2] == ids[0] and results[2]["outcome"]["detections"][0]["duplicate"]
+        refused = [r["detail"] is not None for r in results]
+        assert refused == [False, False, False, True, True, False, True]
+        assert "type" in json.dumps(results[3]["detail"])
+
+        events = await settled(runtime, nats_client, 3)
+        async with db.session_factory(runtime.engine)() as session:
+            stored = (await session.exec(select(DetectionRow))).all()
+            outbox = (await session.exec(select(OutboxMessage))).all()
+    keys = [e.detection.idempotency_key for e in events]
+    assert keys == [
+        "ce/urn%3Asample-city%3Ainspection-app:insp-20250601-0042",
+        "ce//hotline/12345:12345-20250601-7731",
+        "ce//hotline/12345:12345-20250601-7734",
+    ]
+    assert sorted(r.idempotency_key for r in stored) == sorted(keys)
+    assert len(outbox) == 3
+
+
 async def chunked(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), 1000):
         yield data[start : start + 1000]

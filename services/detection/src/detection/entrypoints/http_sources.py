@@ -143,28 +143,40 @@ def sources_router(
 async def _batch(
     events: Any, uow: Callable[[], DetectionUnitOfWork], policy: IngestPolicy
 ) -> JSONResponse:
-    """Each event accepted or refused on its own (its own transaction). The batch
-    itself is answered 200; each item carries the status it alone would have had."""
-    results = []
+    """Each event accepted or refused on its own, all of them in one transaction
+    (one commit for the batch). The batch itself is answered 200; each item
+    carries the status it alone would have had."""
+    results: list[BatchItemBody] = []
+    parsed: list[tuple[BatchItemBody, SourceMessage]] = []
     for index, event in enumerate(cloudevents.batch_items(events)):
         event_id = event.get("id") if isinstance(event, dict) else None
         item = BatchItemBody(
             index=index, id=event_id if isinstance(event_id, str) else "", status=0
         )
+        results.append(item)
         try:
             report: ReportDetection = cloudevents.from_structured(
                 event, cloudevents.item_sha256(event)
             )
-            outcome = await handlers.ingest(SourceMessage(reports=(report,)), uow(), policy)
-        except InvalidReportError as exc:
-            item.status, item.detail = 422, common.detail_items(exc.problems)
         except InvalidArgumentError as exc:
-            item.status, item.detail = 422, str(exc)
+            _refused(item, exc)  # refused before the store is touched
         else:
-            item.status = 202 if outcome.changed else 200
-            item.outcome = common.outcome_body(outcome)
-        results.append(item)
+            parsed.append((item, SourceMessage(reports=(report,))))
+    answers = await handlers.ingest_each([message for _, message in parsed], uow(), policy)
+    for (item, _), answer in zip(parsed, answers, strict=True):
+        if isinstance(answer, InvalidArgumentError):
+            _refused(item, answer)
+        else:
+            item.status = 202 if answer.changed else 200
+            item.outcome = common.outcome_body(answer)
     return common.SafeJSONResponse(BatchBody(results=results).model_dump(), status_code=200)
+
+
+def _refused(item: BatchItemBody, exc: InvalidArgumentError) -> None:
+    item.status = 422
+    item.detail = (
+        common.detail_items(exc.problems) if isinstance(exc, InvalidReportError) else str(exc)
+    )
 
 
 def _expect(request: Request, media_types: tuple[str, ...]) -> None:

@@ -3,7 +3,8 @@ once per source event, and read a detection.
 
 Every adapter's message comes through `ingest`, so idempotency, the outbox and
 tracing are the same for all of them. A message is applied in one transaction:
-any refusal leaves no trace.
+any refusal leaves no trace. `ingest_each` applies many independent messages (a
+CloudEvents batch) in one transaction, each in a savepoint of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from opentelemetry import trace
@@ -37,6 +39,7 @@ from svckit.logging import get_logger
 from svckit.messaging.subjects import DETECTION_REPORTED
 
 log = get_logger(__name__)
+tracer = trace.get_tracer("detection")
 
 CANCEL_INBOX = "detection:cancel"
 # How far a chain of updates (A superseded by B by C...) is followed.
@@ -102,6 +105,37 @@ async def ingest(
     return outcome
 
 
+async def ingest_each(
+    messages: Sequence[SourceMessage], uow: DetectionUnitOfWork, policy: rules.IngestPolicy
+) -> list[Outcome | InvalidArgumentError]:
+    """Apply independent messages with one commit: each answered, or refused, as
+    it would be alone.
+
+    A batch of 500 is then one commit, not 500. Each message runs in a
+    savepoint, so a refused one leaves no row and no queued event and does not
+    stop the others; a message repeating an earlier one of the same batch finds
+    its row (same transaction) and is answered as a duplicate.
+    """
+    if not messages:
+        return []
+    try:
+        async with uow:
+            answers = [
+                await _apply_alone(index, message, uow, policy)
+                for index, message in enumerate(messages)
+            ]
+            await uow.commit()
+    except AlreadyExistsError:
+        # Another writer stored one of these keys after our check, and the
+        # whole batch was rolled back: one transaction per message, as `ingest`
+        # does, answers that message as a duplicate.
+        answers = [
+            await _ingest_alone(index, message, uow, policy)
+            for index, message in enumerate(messages)
+        ]
+    return answers
+
+
 async def get_detection(detection_id: str, uow: DetectionUnitOfWork) -> Detection:
     if not detection_id.strip():
         raise InvalidArgumentError("detection_id is required")
@@ -163,6 +197,35 @@ async def withdraw(
         published=withdrawn.published,
     )
     return withdrawn
+
+
+async def _apply_alone(
+    index: int, message: SourceMessage, uow: DetectionUnitOfWork, policy: rules.IngestPolicy
+) -> Outcome | InvalidArgumentError:
+    with _item_span(index):
+        try:
+            async with uow.savepoint():
+                return await _apply(message, uow, policy)
+        except InvalidArgumentError as exc:
+            return exc
+
+
+async def _ingest_alone(
+    index: int, message: SourceMessage, uow: DetectionUnitOfWork, policy: rules.IngestPolicy
+) -> Outcome | InvalidArgumentError:
+    with _item_span(index):
+        try:
+            return await ingest(message, uow, policy)
+        except InvalidArgumentError as exc:
+            return exc
+
+
+def _item_span(index: int) -> AbstractContextManager[trace.Span]:
+    """A span per message of a batch, so each carries its own idempotency key
+    and detection id (`accept` sets them on the current span)."""
+    return tracer.start_as_current_span(
+        "detection.ingest_item", attributes={"cityops.batch.index": index}
+    )
 
 
 async def _apply(

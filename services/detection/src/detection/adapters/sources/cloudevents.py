@@ -7,7 +7,7 @@ the same event delivered twice is one detection. Modes:
 
 - structured: the body is the event (`application/cloudevents+json`);
 - batch: the body is a JSON array of events (`application/cloudevents-batch+json`),
-  each accepted or refused on its own;
+  each accepted or refused on its own, all stored in one transaction;
 - binary: attributes in `ce-*` headers, the body is `data` (`application/json`).
 """
 
