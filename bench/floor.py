@@ -8,6 +8,9 @@
 3. one svckit hop: outbox rows → relay → JetStream → pull worker → a handler
    that writes a row and an outbox row (inbox row included) → commit → ack.
 
+1 and 2 live in floorlib.py, which the megacity run shares to measure the floor
+for its own number of hops.
+
 Prints figures; asserts nothing. Results go to docs/performance.md.
 """
 
@@ -18,14 +21,12 @@ import asyncio
 import cProfile
 import os
 import pstats
-import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import nats
-from nats.js.api import AckPolicy, ConsumerConfig
+from floorlib import WINDOW, raw_jetstream, raw_sqlite
 from sqlmodel import Field, SQLModel
 
 from cityops.intake.v1 import case_pb2, events_pb2
@@ -52,49 +53,16 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:10.0f}/s  ({seconds:6.2f} s for {count})"
 
 
-async def raw_jetstream(url: str, count: int) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    await js.add_stream(name="FLOOR", subjects=["floor.>"])
-    body = b"x" * 200
-    start = time.perf_counter()
-    for i in range(0, count, 256):
-        futures = [await js.publish_async("floor.test", body) for _ in range(min(256, count - i))]
-        await asyncio.gather(*futures)
-    print(f"JetStream publish_async (windows of 256)  {rate(count, time.perf_counter() - start)}")
-    sub = await js.pull_subscribe(
-        "floor.test", durable="floor", config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT)
-    )
-    start = time.perf_counter()
-    seen = 0
-    while seen < count:
-        msgs = await sub.fetch(256, timeout=2)
-        await asyncio.gather(*(m.ack_sync() for m in msgs))
-        seen += len(msgs)
-    print(f"JetStream fetch(256) + ack_sync           {rate(count, time.perf_counter() - start)}")
-    await nc.close()
+async def print_raw_jetstream(url: str, count: int) -> None:
+    js = await raw_jetstream(url, count)
+    print(f"JetStream publish_async (windows of {WINDOW})  {rate(count, js.publish_s)}")
+    print(f"JetStream fetch({WINDOW}) + ack_sync           {rate(count, js.consume_s)}")
 
 
-def raw_sqlite(path: Path, count: int) -> None:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    start = time.perf_counter()
-    for i in range(count):
-        db.execute("BEGIN")
-        db.execute("INSERT INTO t (v) VALUES (?)", (f"row-{i}",))
-        db.execute("COMMIT")
-    print(f"SQLite one row per commit                 {rate(count, time.perf_counter() - start)}")
-    start = time.perf_counter()
-    for i in range(0, count, 128):
-        db.execute("BEGIN")
-        db.executemany(
-            "INSERT INTO t (v) VALUES (?)", [(f"b-{j}",) for j in range(i, min(count, i + 128))]
-        )
-        db.execute("COMMIT")
-    print(f"SQLite 128 rows per commit                {rate(count, time.perf_counter() - start)}")
-    db.close()
+def print_raw_sqlite(path: Path, count: int) -> None:
+    db = raw_sqlite(path, count)
+    print(f"SQLite one row per commit                 {rate(count, db.one_row_s)}")
+    print(f"SQLite {db.batch} rows per commit                {rate(count, db.batched_s)}")
 
 
 async def svckit_hop(url: str, root: Path, count: int) -> None:
@@ -160,8 +128,8 @@ def main() -> int:
         server = NatsServer(root / "nats")
         server.start()
         try:
-            asyncio.run(raw_jetstream(server.url, args.messages))
-            raw_sqlite(root / "raw.db", args.messages)
+            asyncio.run(print_raw_jetstream(server.url, args.messages))
+            print_raw_sqlite(root / "raw.db", args.messages)
             asyncio.run(svckit_hop(server.url, root, args.messages))
         finally:
             server.kill()

@@ -15,6 +15,8 @@ FIGURE_LINES = (
     "loop events",
     "ledger",
     "peak RSS total",
+    "floor (same hops)",
+    "pipeline/floor ratio",
 )
 
 

@@ -7,7 +7,10 @@ departments, an inspector and a supervisor working every case to closed.
 It prints sustained detections/s, cases/s through the whole loop (filed →
 dispatched → accepted → completed → verified → closed, ledger verified at the
 end), latency p50/p99 from detection accepted (HTTP 202) to work order created,
-and peak RSS per process and in total; it writes plots to bench/results/.
+peak RSS per process and in total, and the floor: raw JetStream publish +
+fetch + ack and raw SQLite commits for as many hops as the run made, measured
+once the run has settled on the same nats-server, with the pipeline's time as
+a multiple of it (--no-floor skips it). It writes plots to bench/results/.
 It asserts nothing. Run from the repository root.
 """
 
@@ -24,7 +27,8 @@ from pathlib import Path
 from bench.common import bench_stack
 from bench.megacity.actors import Behaviour
 from bench.megacity.day import DAY_SECONDS, DayGenerator
-from bench.megacity.report import print_figures, write_plots
+from bench.megacity.floor import count_hops, measure_floor
+from bench.megacity.report import loop_seconds, print_figures, print_floor, write_plots
 from bench.megacity.run import replay
 from svckit.reference import Catalogue, CityMap, default_catalogue_path, default_city_map_path
 
@@ -58,6 +62,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=32, help="HTTP clients posting")
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="reports per request: 1 posts POST /ingest/detections one by one; more posts "
+        "CloudEvents batches of what is released (bench/megacity/posting.py)",
+    )
+    parser.add_argument(
         "--drain", type=float, default=60.0, help="give up when nothing moved for this long (s)"
     )
     parser.add_argument(
@@ -69,9 +80,16 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the plots")
     parser.add_argument("--keep", type=Path, help="keep the stack's data and logs in this folder")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip measuring raw JetStream and SQLite for the run's number of hops",
+    )
     args = parser.parse_args()
     if args.detections < 1:
         parser.error("--detections must be at least 1")
+    if not 1 <= args.batch <= 500:
+        parser.error("--batch must be 1–500 (detection's CloudEvents batch limit)")
 
     city = CityMap.load(default_city_map_path())
     catalogue = Catalogue.load(default_catalogue_path())
@@ -98,6 +116,7 @@ def main() -> int:
                 day,
                 speed=speed,
                 concurrency=args.concurrency,
+                batch=args.batch,
                 seed=args.seed,
                 behaviour=Behaviour(),
                 drain_s=args.drain,
@@ -106,6 +125,11 @@ def main() -> int:
         )
         # Figures while the processes still exist: peak RSS and CPU come from /proc.
         print_figures(rec, offered_rate=len(day) / max(1e-6, span / speed))
+        # After the figures, so the floor's work is not in their CPU times.
+        hops = count_hops(rec)
+        if not args.no_floor and hops.hops:
+            floor = asyncio.run(measure_floor(f"nats://127.0.0.1:{stack.ports.nats}", hops))
+            print_floor(floor, pipeline_s=loop_seconds(rec))
     if not args.no_plots:
         for path in write_plots(rec, args.results, f"megacity-{started}"):
             print(f"plot                       {path}")

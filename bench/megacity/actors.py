@@ -265,9 +265,11 @@ class CityActors(LoopDriver):
                 metadata=INSPECTOR.metadata(),
             )
         except grpc.aio.AioRpcError as exc:
-            # Audit may not have recorded the completion yet: FAILED_PRECONDITION
-            # means "not yet"; look again later without holding a slot.
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or tries >= 200:
+            # Audit may not have recorded the completion (FAILED_PRECONDITION) or
+            # even the case (NOT_FOUND) yet: it is behind, so look again later
+            # without holding a slot.
+            not_yet = (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+            if exc.code() not in not_yet or tries >= 200:
                 raise
             self._spawn_later(
                 0.25, subjects.WORKORDER_COMPLETED, self._on_completed, data, tries + 1

@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from bench.common import cpu_seconds, percentile, rss_mb
+from bench.megacity.floor import Floor
 from bench.megacity.run import Recording
 
 
@@ -21,13 +22,22 @@ def _windowed_peak(times: list[float], window: float = 10.0) -> float:
     return best / window
 
 
+def loop_seconds(rec: Recording) -> float:
+    """The pipeline's time: from the replay's start (the first detection is
+    posted at once) to the last case closed, or to the end of the run if none
+    closed."""
+    closed = rec.closed_resolved
+    return max(1e-6, max(closed) if closed else rec.end_seconds)
+
+
 def print_figures(rec: Recording, offered_rate: float) -> None:
     accepted = sorted(rec.accepted_at.values())
     ingest_s = max(1e-6, rec.replay_seconds)
     closed = sorted(rec.closed_resolved)
     ev = rec.events
     print(
-        f"detections posted          {rec.posted} ({rec.refused} refused, {rec.failed} failed); "
+        f"detections posted          {rec.posted} in {rec.requests} requests "
+        f"({rec.refused} refused, {rec.failed} failed); "
         f"offered {offered_rate:.0f}/s on average"
     )
     print(
@@ -35,7 +45,7 @@ def print_figures(rec: Recording, offered_rate: float) -> None:
         f"({len(accepted)} accepted in {ingest_s:.1f} s; peak 10 s window "
         f"{_windowed_peak(accepted):.0f}/s)"
     )
-    loop_s = max(1e-6, (closed[-1] if closed else rec.end_seconds))
+    loop_s = loop_seconds(rec)
     print(
         f"cases through the loop     {len(closed) / loop_s:8.2f} cases/s "
         f"({len(closed)} closed of {len(ev['filed'])} filed in {loop_s:.1f} s; "
@@ -87,6 +97,24 @@ def print_figures(rec: Recording, offered_rate: float) -> None:
     print(
         f"peak RSS total             {total:6.0f} MiB (sum of per-process peaks; "
         f"highest sampled total {coincident:.0f} MiB)   CPU {cpu_total:.1f} s"
+    )
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def print_floor(floor: Floor, pipeline_s: float) -> None:
+    """The floor is JetStream plus SQLite for every hop: the least the machine
+    needs to move the run's events, with none of our code involved."""
+    js, db = floor.jetstream.total_s, floor.sqlite
+    raw = max(1e-9, js + db.one_row_s)
+    batched = max(1e-9, js + db.batched_s)
+    print(
+        f"floor (same hops)          {floor.hops.hops} hops ({floor.hops.events} events): "
+        f"JetStream pub+fetch+ack {js:.2f} s, SQLite 1-row commits {db.one_row_s:.2f} s "
+        f"(batched {db.batched_s:.2f} s); pipeline/floor ratio {_times(pipeline_s / raw)} "
+        f"({_times(pipeline_s / batched)} vs batched)"
     )
 
 

@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from bench.common import OrderLatencyProbe, current_rss_mb, stack_pids
 from bench.megacity.actors import Behaviour, CityActors
 from bench.megacity.day import DAY_SECONDS, Report
+from bench.megacity.posting import Poster, take
 from cityops.audit.v1 import audit_service_pb2 as audit_pb
 from cityops.audit.v1 import events_pb2 as audit_events
 from cityops_tools.devstack import Stack
@@ -58,6 +59,7 @@ class Recording:
     day_position: float = 0.0
     refused: int = 0
     failed: int = 0
+    requests: int = 0
     accepted_at: dict[str, float] = field(default_factory=dict)
     events: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     closed_resolved: list[float] = field(default_factory=list)
@@ -132,26 +134,32 @@ async def _progress(clock: _Clock, rec: Recording, day: list[Report], actors: Ci
 
 
 async def _post_all(
-    url: str, day: list[Report], speed: float, concurrency: int, clock: _Clock, rec: Recording
+    base_url: str,
+    day: list[Report],
+    speed: float,
+    concurrency: int,
+    batch: int,
+    clock: _Clock,
+    rec: Recording,
 ) -> None:
     """A scheduler releases each report at its time of day / speed; `concurrency`
-    clients post them. Behind schedule, the clients post as fast as they can."""
+    clients post what is released, up to `batch` reports per request
+    (bench/megacity/posting.py). Behind schedule, they post as fast as ingest
+    answers."""
     queue: asyncio.Queue[Report | None] = asyncio.Queue()
+
+    def accepted(detection_id: str) -> None:
+        rec.accepted_at[detection_id] = clock.now()
+
+    poster = Poster(base_url, batch, accepted)
 
     async def client() -> None:
         async with httpx.AsyncClient(timeout=60) as http:
-            while (report := await queue.get()) is not None:
-                rec.posted += 1
-                rec.day_position = max(rec.day_position, report.at)
-                try:
-                    reply = await http.post(url, json=report.body)
-                except httpx.HTTPError:
-                    rec.failed += 1
-                    continue
-                if reply.status_code == 202:
-                    rec.accepted_at[reply.json()["detection_id"]] = clock.now()
-                else:
-                    rec.refused += 1
+            while (reports := await take(queue, poster.batch)) is not None:
+                rec.posted += len(reports)
+                rec.day_position = max(rec.day_position, reports[-1].at)
+                await poster.post(http, reports)
+                rec.refused, rec.failed = poster.refused, poster.failed
 
     clients = [asyncio.create_task(client()) for _ in range(concurrency)]
     first = day[0].at if day else 0.0
@@ -161,9 +169,9 @@ async def _post_all(
         if delay > 0:
             await asyncio.sleep(delay)
         queue.put_nowait(report)
-    for _ in clients:
-        queue.put_nowait(None)
+    queue.put_nowait(None)  # one end mark; each client leaves it for the next
     await asyncio.gather(*clients)
+    rec.requests = poster.requests
 
 
 async def _settle(
@@ -195,6 +203,7 @@ async def replay(
     *,
     speed: float,
     concurrency: int,
+    batch: int,
     seed: int,
     behaviour: Behaviour,
     drain_s: float,
@@ -219,9 +228,9 @@ async def replay(
         asyncio.create_task(_sample_memory(stack, clock, rec)),
         asyncio.create_task(_progress(clock, rec, day, actors)),
     ]
-    url = f"http://127.0.0.1:{stack.ports.detection_http}/ingest/detections"
+    base_url = f"http://127.0.0.1:{stack.ports.detection_http}"
     try:
-        await _post_all(url, day, speed, concurrency, clock, rec)
+        await _post_all(base_url, day, speed, concurrency, batch, clock, rec)
         rec.replay_seconds = max(rec.accepted_at.values(), default=clock.now())
         await _settle(rec, actors, clock, drain_s, settle_s)
         rec.end_seconds = clock.now()
