@@ -129,6 +129,10 @@ class PullWorker(Generic[U]):
                         await self._prepare([e for _, e in decoded if e.id not in handled], uow)
                     for msg, event in decoded:
                         await self._apply(uow, msg, event, handled)
+                        # SQLite statements run inline (svckit.sqlite_inline), so
+                        # nothing in a batch yields: let the relay, gRPC calls and
+                        # acks run between messages, not after 128 of them.
+                        await asyncio.sleep(0)
                     await uow.commit()
             except Exception as exc:
                 log.info(

@@ -9,6 +9,7 @@ CloudEvents batch) in one transaction, each in a savepoint of its own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -120,10 +121,10 @@ async def ingest_each(
         return []
     try:
         async with uow:
-            answers = [
-                await _apply_alone(index, message, uow, policy)
-                for index, message in enumerate(messages)
-            ]
+            answers = []
+            for index, message in enumerate(messages):
+                answers.append(await _apply_alone(index, message, uow, policy))
+                await asyncio.sleep(0)  # statements run inline: let other work in between
             await uow.commit()
     except AlreadyExistsError:
         # Another writer stored one of these keys after our check, and the
