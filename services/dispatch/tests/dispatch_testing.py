@@ -54,7 +54,14 @@ def filed_case(
 
 
 def incoming(message: Message, subject: str, case_id: str = "") -> IncomingEvent:
-    """An event as the pull worker hands it to a handler."""
+    """An event as the pull worker hands it to a handler (its case id from the
+    message, as producers set it, unless given)."""
+    if not case_id:
+        fields = message.DESCRIPTOR.fields_by_name
+        if "case_id" in fields:
+            case_id = getattr(message, "case_id")
+        elif "case" in fields:
+            case_id = getattr(message, "case").case_id
     return IncomingEvent(
         id=new_id(),
         type=message.DESCRIPTOR.full_name,

@@ -74,13 +74,22 @@ class Flow:
         return DispatchUnitOfWork(self.engine, "dispatch")
 
     async def intake(self, message: Message, subject: str = CASE_FILED) -> None:
+        """One event in its own batch, preloaded as the pull worker does."""
+        await self.intake_batch((message, subject))
+
+    async def intake_batch(self, *events: tuple[Message, str]) -> None:
+        batch = [incoming(message, subject) for message, subject in events]
         async with self.uow() as uow:
-            await handlers.on_intake_event(incoming(message, subject), uow, ctx=self.ctx)
+            await handlers.prepare_batch(batch, uow)
+            for event in batch:
+                await handlers.on_intake_event(event, uow, ctx=self.ctx)
             await uow.commit()
 
     async def workorders(self, message: Message) -> None:
+        event = incoming(message, "wo")
         async with self.uow() as uow:
-            await handlers.on_workorders_event(incoming(message, "wo"), uow, ctx=self.ctx)
+            await handlers.prepare_batch([event], uow)
+            await handlers.on_workorders_event(event, uow, ctx=self.ctx)
             await uow.commit()
 
     async def published(self) -> list[tuple[str, Message]]:
@@ -614,6 +623,29 @@ async def test_a_rework_restarts_the_disposal_clock_and_leaves_verification(flow
     count = len(await flow.timers("C-13"))
     await flow.workorders(reopened(transport, local(2026, 3, 3, 11, 0)))
     assert len(await flow.timers("C-13")) == count
+
+
+async def test_a_case_filed_and_changed_in_one_batch_is_one_case_with_the_change(
+    flow: Flow,
+) -> None:
+    """The batch's cases are preloaded (this one: not there yet); the filing
+    adds it and the next event of the same batch must find it, changed."""
+    filed = filed_case("C-15", "E0401", district="D01", point=IN_D01)
+    changed = intake_events.CaseUrgencyChanged(
+        case_id="C-15",
+        old_urgency=common_pb2.URGENCY_EXPECTED,
+        new_urgency=common_pb2.URGENCY_IMMEDIATE,
+    )
+    await flow.intake_batch(
+        (filed, CASE_FILED),
+        (filed, CASE_FILED),  # the same filing again under another message id
+        (changed, "cityops.intake.case.urgency_changed"),
+    )
+    case, assignments = await flow.case("C-15")
+    assert case.urgency == "immediate"
+    assert assignments and {a.deadline for a in assignments} == {local(2026, 3, 2, 15, 30)}
+    dispatched = [e for s, e in await flow.published() if s == CASE_DISPATCHED]
+    assert len(dispatched) == len(assignments) == 3  # lead + two assists, dispatched once
 
 
 async def test_a_new_urgency_retimes_every_running_share(flow: Flow) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -21,14 +22,34 @@ class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._rows: TrackedRows[CaseRow] = TrackedRows(session, lambda r: r.case_id)
+        # Cases read ahead for a fetched batch (row-locked as `get(for_update=True)`
+        # locks), or added since: None means "no such case" when it was read.
+        self._known: dict[str, CaseRow | None] = {}
+
+    async def preload(self, case_ids: Iterable[str]) -> None:
+        """A batch's cases in one `IN` query, so each event's `get` finds its
+        case here (one SELECT per event was a sixth of dispatch's time)."""
+        wanted = sorted({c for c in case_ids if c} - self._known.keys())
+        if not wanted:
+            return
+        query = select(CaseRow).where(col(CaseRow.case_id).in_(wanted)).with_for_update()
+        found = {row.case_id: self._rows.seen(row) for row in (await self._session.exec(query))}
+        self._known.update((case_id, found.get(case_id)) for case_id in wanted)
 
     def add(self, case: CaseFile) -> None:
-        self._rows.add(_case_row(case))
+        row = _case_row(case)
+        self._rows.add(row)
+        self._known[case.case_id] = row
 
     async def save(self, case: CaseFile) -> None:
         await self._rows.save(_case_row(case))
+        if case.case_id in self._known:
+            self._known[case.case_id] = self._rows.tracked(case.case_id)
 
     async def get(self, case_id: str, *, for_update: bool = False) -> CaseFile | None:
+        if case_id in self._known:
+            known = self._known[case_id]
+            return _case(known) if known is not None else None
         query = select(CaseRow).where(CaseRow.case_id == case_id)
         if for_update:
             query = query.with_for_update()

@@ -23,6 +23,10 @@ class TrackedRows(Generic[R]):
         self._session.add(row)
         self._rows[self._key(row)] = row
 
+    def tracked(self, key: str) -> R | None:
+        """The row this session holds for a key, if any."""
+        return self._rows.get(key)
+
     def seen(self, row: R) -> R:
         """A row just loaded: later saves of its record update it."""
         self._rows[self._key(row)] = row

@@ -29,6 +29,7 @@ async def subscribe(runtime: ServiceRuntime[DispatchUnitOfWork], ctx: DispatchCo
         "intake",
         partial(handlers.on_intake_event, ctx=ctx),
         [CASE_FILED, CASE_RECLASSIFIED, CASE_MERGED, CASE_URGENCY_CHANGED],
+        prepare=handlers.prepare_batch,
     )
     await runtime.subscribe(
         "workorders",
@@ -39,5 +40,11 @@ async def subscribe(runtime: ServiceRuntime[DispatchUnitOfWork], ctx: DispatchCo
             WORKORDER_COMPLETED,
             WORKORDER_REOPENED,
         ],
+        prepare=handlers.prepare_batch,
     )
-    await runtime.subscribe("audit", partial(handlers.on_audit_event, ctx=ctx), [CASE_CLOSED])
+    await runtime.subscribe(
+        "audit",
+        partial(handlers.on_audit_event, ctx=ctx),
+        [CASE_CLOSED],
+        prepare=handlers.prepare_batch,
+    )

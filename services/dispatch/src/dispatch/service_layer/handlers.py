@@ -22,6 +22,11 @@ from svckit.messaging.envelope import IncomingEvent
 log = get_logger(__name__)
 
 
+async def prepare_batch(events: list[IncomingEvent], uow: DispatchUnitOfWork) -> None:
+    """Before a fetched batch: its cases in one query (see `CaseRepository.preload`)."""
+    await uow.cases.preload(e.case_id for e in events)
+
+
 async def on_intake_event(
     event: IncomingEvent, uow: DispatchUnitOfWork, *, ctx: DispatchContext
 ) -> None:
