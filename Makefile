@@ -15,7 +15,7 @@ help:
 	@echo "make demo    the same, plus the city simulator feeding detections"
 	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
 	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop), dispatch decisions/s, ledger appends/s and verifying 1M entries, and the loop"
-	@echo "make bench-megacity  a generated city day through the whole loop (DETECTIONS=n RATE=r)"
+	@echo "make bench-megacity  a generated city day through the whole loop (DETECTIONS=n RATE=r BATCH=b)"
 	@echo "make chaos   100 fault-injection episodes, then the history check (SEED=n)"
 
 install:
@@ -69,7 +69,7 @@ bench: install
 	$(RUN) python bench/loop.py --detections 5000
 
 bench-megacity: install
-	$(RUN) python -m bench.megacity --detections $${DETECTIONS:-5000} --rate $${RATE:-100}
+	$(RUN) python -m bench.megacity --detections $${DETECTIONS:-5000} --rate $${RATE:-100} --batch $${BATCH:-1}
 
 bench-floor: install
 	$(RUN) python bench/floor.py --messages 20000
