@@ -59,9 +59,9 @@ def incoming(message: Message, subject: str, case_id: str = "") -> IncomingEvent
     if not case_id:
         fields = message.DESCRIPTOR.fields_by_name
         if "case_id" in fields:
-            case_id = getattr(message, "case_id")
+            case_id = message.case_id
         elif "case" in fields:
-            case_id = getattr(message, "case").case_id
+            case_id = message.case.case_id
     return IncomingEvent(
         id=new_id(),
         type=message.DESCRIPTOR.full_name,
