@@ -51,7 +51,8 @@ e2e: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES)))
+	$(RUN) mypy shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES))) \
+		bench/megacity bench/common.py bench/floorlib.py
 	$(RUN) lint-imports
 	cd protos && $(RUN) buf lint
 
