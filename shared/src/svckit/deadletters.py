@@ -30,10 +30,10 @@ from svckit.metrics import DEAD_LETTERS_WAITING
 from svckit.tables import DeadLetter
 
 
-async def list_dead_letters(engine: AsyncEngine, limit: int | None = None) -> list[DeadLetter]:
+async def list_dead_letters(engine: AsyncEngine) -> list[DeadLetter]:
+    """All of them, oldest first (the CLI and replay; the API pages)."""
     async with db.session_factory(engine)() as session:
-        query = select(DeadLetter).order_by(col(DeadLetter.id))
-        rows = await session.exec(query if limit is None else query.limit(limit))
+        rows = await session.exec(select(DeadLetter).order_by(col(DeadLetter.id)))
         return list(rows.all())
 
 
