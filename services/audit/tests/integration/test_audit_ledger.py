@@ -27,6 +27,7 @@ from cityops.dispatch.v1 import events_pb2 as dispatch_events
 from cityops.intake.v1 import case_pb2
 from cityops.intake.v1 import events_pb2 as intake_events
 from svckit.messaging import subjects
+from svckit.messaging.envelope import IncomingEvent
 
 Recorder = Any  # conftest.Recorder
 
@@ -116,6 +117,38 @@ async def test_a_detection_joins_the_timeline_of_the_case_filed_from_it(
         (3, "C-1", "立案 E0105 道路破损"),
     ]
     assert case is not None and case.status.value == "open"
+
+
+@pytest.mark.parametrize("prepare", [True, False], ids=["preloaded", "one-by-one"])
+async def test_a_detection_stays_on_the_first_case_filed_from_it(
+    recorder: Recorder, prepare: bool
+) -> None:
+    """The batch preload reads which detections are linked already; without it
+    each look-up is its own. Either way the first filing wins, across batches
+    and within one."""
+
+    def filed(case_id: str, *detection_ids: str) -> IncomingEvent:
+        case = case_pb2.Case(case_id=case_id, category_code="E0105", detection_ids=detection_ids)
+        return recorder.event(intake_events.CaseFiled(case=case), case_id=case_id)
+
+    await recorder.record(filed("C-1", "det-1"))
+    await recorder.record(
+        filed("C-2", "det-1", "det-2"), filed("C-3", "det-2", "det-3"), prepare=prepare
+    )
+    reports = [
+        recorder.event(
+            detection_events.DetectionReported(
+                detection=detection_pb2.Detection(detection_id=d, category_code="E0105")
+            ),
+            case_id="",
+        )
+        for d in ("det-1", "det-2")
+    ]
+    await recorder.record(*reports)
+    async with recorder.uow().snapshot() as view:
+        sizes = {c: len(await view.ledger.timeline(c)) for c in ("C-1", "C-2", "C-3")}
+    # Each case's own filing, plus the reports of the detections it was first to name.
+    assert sizes == {"C-1": 2, "C-2": 2, "C-3": 1}
 
 
 @pytest.fixture

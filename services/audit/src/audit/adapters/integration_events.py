@@ -104,6 +104,19 @@ class EventTranslator:
         )
 
 
+def detections_named(message: Message) -> tuple[str, tuple[str, ...]]:
+    """The detection a message reports or withdraws, and those it puts on a
+    case's timeline: what a batch's preload reads (`prepare_batch`)."""
+    name = message.DESCRIPTOR.full_name
+    looked = ""
+    if name == WITHDRAWN:
+        looked = text(message, "detection_id")
+    elif name == REPORTED:
+        looked = text(message_field(message, "detection"), "detection_id")
+    link = LINKING.get(name)
+    return looked, tuple(d for d in link(message) if d) if link else ()
+
+
 def _short(summary: str) -> str:
     """One line on a timeline; the payload digest commits to the full event."""
     line = " ".join(summary.split())

@@ -85,6 +85,10 @@ class LedgerRepository:
         self._event_ids: set[str] = set()
         # Event ids looked up for this transaction (`preload`): found or not.
         self._checked: set[str] = set()
+        # Detections on a timeline (read or added in this transaction), and
+        # those looked up for it (`preload_links`).
+        self._linked: set[str] = set()
+        self._links_checked: set[str] = set()
 
     # --- appending -------------------------------------------------------------
 
@@ -153,11 +157,30 @@ class LedgerRepository:
             )
             return result.first() is not None
 
+    async def preload_links(self, detection_ids: Iterable[str]) -> None:
+        """Which of a batch's detections are on a timeline already, in `IN`
+        queries rather than a look-up per detection."""
+        wanted = set(detection_ids) - self._links_checked
+        for chunk in _chunks(wanted):
+            result = await self.session.exec(
+                select(DetectionCaseRow.detection_id).where(
+                    col(DetectionCaseRow.detection_id).in_(chunk)
+                )
+            )
+            self._linked.update(result.all())
+        self._links_checked |= wanted
+
     async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
         """Put these detections on the case's timeline (first filing wins)."""
         for detection_id in dict.fromkeys(d for d in detection_ids if d):
-            if await self.session.get(DetectionCaseRow, detection_id) is None:
+            if detection_id in self._linked:
+                continue
+            if (
+                detection_id in self._links_checked
+                or await self.session.get(DetectionCaseRow, detection_id) is None
+            ):
                 self.session.add(DetectionCaseRow(detection_id=detection_id, case_id=case_id))
+            self._linked.add(detection_id)
         await self.session.flush()
 
     def add_tree_head(self, head: TreeHead) -> None:

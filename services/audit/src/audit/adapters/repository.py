@@ -260,26 +260,46 @@ class DetectionRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Detections read ahead for a batch (`preload`): None, not recorded then.
+        self._known: dict[str, DetectionRow | None] = {}
+
+    async def preload(self, detection_ids: Iterable[str]) -> None:
+        """A batch's recorded detections in one `IN` query (one `get` each before)."""
+        wanted = sorted({d for d in detection_ids if d} - self._known.keys())
+        if not wanted:
+            return
+        rows = (
+            await self.session.exec(
+                select(DetectionRow).where(col(DetectionRow.detection_id).in_(wanted))
+            )
+        ).all()
+        found = {row.detection_id: row for row in rows}
+        self._known.update((d, found.get(d)) for d in wanted)
+
+    async def _get(self, detection_id: str) -> DetectionRow | None:
+        if detection_id in self._known:
+            return self._known[detection_id]
+        return await self.session.get(DetectionRow, detection_id)
 
     async def remember(self, look: FreshLook) -> None:
-        if await self.session.get(DetectionRow, look.detection_id) is None:
-            self.session.add(
-                DetectionRow(
-                    detection_id=look.detection_id,
-                    source_id=look.source_id,
-                    device_id=look.device_id,
-                    component_id=look.component_id,
-                    category_code=look.category_code,
-                    latitude=look.latitude,
-                    longitude=look.longitude,
-                )
+        if await self._get(look.detection_id) is None:
+            row = DetectionRow(
+                detection_id=look.detection_id,
+                source_id=look.source_id,
+                device_id=look.device_id,
+                component_id=look.component_id,
+                category_code=look.category_code,
+                latitude=look.latitude,
+                longitude=look.longitude,
             )
+            self.session.add(row)
+            self._known[look.detection_id] = row
             await self.session.flush()
 
     async def completed_look(self, look: FreshLook) -> FreshLook:
         """A withdrawal names only its detection: fill in that detection's
         source and place from when it was reported."""
-        row = await self.session.get(DetectionRow, look.detection_id)
+        row = await self._get(look.detection_id)
         if row is None:
             return look
         return FreshLook(

@@ -11,7 +11,11 @@ from copy import deepcopy
 
 from opentelemetry import trace
 
-from audit.adapters.integration_events import closed_event, verification_event
+from audit.adapters.integration_events import (
+    closed_event,
+    detections_named,
+    verification_event,
+)
 from audit.domain import ledger, rules
 from audit.domain.commands import CloseCase, VerifyCase
 from audit.domain.model import EventFacts, LedgerEntry
@@ -42,6 +46,9 @@ async def prepare_batch(events: list[IncomingEvent], uow: AuditUnitOfWork) -> No
     were most of audit's work under load; docs/performance.md)."""
     await uow.ledger.preload(e.id for e in events)
     await uow.cases.preload(e.case_id for e in events)
+    named = [detections_named(e.message) for e in events]
+    await uow.detections.preload(looked for looked, _ in named)
+    await uow.ledger.preload_links(d for _, linked in named for d in linked)
 
 
 async def record_event(
