@@ -138,24 +138,19 @@ class LedgerRepository:
         """Which of a batch's events are in the ledger already, in a few `IN`
         queries rather than one query per event."""
         wanted = set(event_ids) - self._checked
-        for chunk in _chunks(wanted):
-            result = await self.session.exec(
-                select(LedgerEntryRow.event_id).where(col(LedgerEntryRow.event_id).in_(chunk))
-            )
-            self._event_ids.update(result.all())
+        # Entries are buffered, never in the session: nothing to flush first.
+        with self.session.no_autoflush:
+            for chunk in _chunks(wanted):
+                result = await self.session.exec(
+                    select(LedgerEntryRow.event_id).where(col(LedgerEntryRow.event_id).in_(chunk))
+                )
+                self._event_ids.update(result.all())
         self._checked |= wanted
 
     async def has_event(self, event_id: str) -> bool:
-        if event_id in self._event_ids:
-            return True
-        if event_id in self._checked:
-            return False
-        # Entries are buffered, never in the session: nothing to flush first.
-        with self.session.no_autoflush:
-            result = await self.session.exec(
-                select(LedgerEntryRow.sequence).where(LedgerEntryRow.event_id == event_id)
-            )
-            return result.first() is not None
+        if event_id not in self._checked and event_id not in self._event_ids:
+            await self.preload([event_id])
+        return event_id in self._event_ids
 
     async def preload_links(self, detection_ids: Iterable[str]) -> None:
         """Which of a batch's detections are on a timeline already, in `IN`
@@ -172,15 +167,12 @@ class LedgerRepository:
 
     async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
         """Put these detections on the case's timeline (first filing wins)."""
-        for detection_id in dict.fromkeys(d for d in detection_ids if d):
-            if detection_id in self._linked:
-                continue
-            if (
-                detection_id in self._links_checked
-                or await self.session.get(DetectionCaseRow, detection_id) is None
-            ):
+        wanted = [d for d in dict.fromkeys(detection_ids) if d]
+        await self.preload_links(wanted)  # reads only those the batch's preload did not
+        for detection_id in wanted:
+            if detection_id not in self._linked:
                 self.session.add(DetectionCaseRow(detection_id=detection_id, case_id=case_id))
-            self._linked.add(detection_id)
+                self._linked.add(detection_id)
         await self.session.flush()
 
     def add_tree_head(self, head: TreeHead) -> None:

@@ -181,18 +181,14 @@ class CaseRepository:
     async def outcome(self, detection_id: str) -> str | None:
         """What became of a detection: its case id, "" if it was discarded, None if new.
 
-        One query over links and discards (the hot path asks it of every detection).
+        One query over links and discards (the hot path asks it of every
+        detection), unless the batch's preload has answered it already.
         """
         if detection_id in self._new_links:
             return self._new_links[detection_id].case_id
-        if detection_id in self._looked_up:
-            return self._outcomes.get(detection_id)
-        linked = select(DetectionLink.case_id).where(
-            col(DetectionLink.detection_id) == detection_id
-        )
-        discarded = select(literal("")).where(col(DiscardRow.detection_id) == detection_id)
-        found = (await self.session.exec(union_all(linked, discarded))).first()  # type: ignore[call-overload]
-        return None if found is None else str(found[0])
+        if detection_id not in self._looked_up:
+            await self.preload_outcomes([detection_id])
+        return self._outcomes.get(detection_id)
 
     async def preload_outcomes(self, detection_ids: Iterable[str]) -> None:
         """`outcome` for a fetched batch's detections in one query, not one each.
