@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
 from datetime import UTC
 
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
@@ -109,44 +109,53 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one window of unsent rows; returns how many were sent."""
         async with self._sessions() as session:
-            result = await session.exec(
-                select(OutboxMessage)
+            # Columns, not ORM objects: the relay only reads them once.
+            connection = await session.connection()
+            result = await connection.execute(
+                sa_select(
+                    col(OutboxMessage.position),
+                    col(OutboxMessage.subject),
+                    col(OutboxMessage.message_id),
+                    col(OutboxMessage.case_id),
+                    col(OutboxMessage.body),
+                    col(OutboxMessage.headers),
+                )
                 .where(col(OutboxMessage.published_at).is_(None))
                 .order_by(col(OutboxMessage.position))
                 .limit(self._window)
             )
-            rows: Sequence[OutboxMessage] = result.all()
+            rows = result.all()
         if not rows:
             return 0
         futures = []
-        for row in rows:
-            headers: dict[str, str] = json.loads(row.headers)
+        for _, subject, message_id, case_id, body, stored_headers in rows:
+            headers: dict[str, str] = json.loads(stored_headers)
             with tracer.start_as_current_span(
-                f"{row.subject} publish",
+                f"{subject} publish",
                 context=extract_context(headers),
                 kind=SpanKind.PRODUCER,
                 attributes={
                     "messaging.system": "nats",
-                    "messaging.destination.name": row.subject,
-                    "messaging.message.id": row.message_id,
-                    "cityops.case_id": row.case_id,
+                    "messaging.destination.name": subject,
+                    "messaging.message.id": message_id,
+                    "cityops.case_id": case_id,
                 },
             ):
                 futures.append(
                     await self._js.publish_async(
-                        row.subject, row.body, headers=headers, wait_stall=self._timeout
+                        subject, body, headers=headers, wait_stall=self._timeout
                     )
                 )
         done = await asyncio.wait_for(
             asyncio.gather(*futures, return_exceptions=True), self._timeout
         )
         sent_positions: list[int] = []
-        for row, outcome in zip(rows, done, strict=True):
+        for (position, subject, *_), outcome in zip(rows, done, strict=True):
             if isinstance(outcome, BaseException):
                 break  # keep order: stop at the first failure and retry from there
-            assert row.position is not None
-            sent_positions.append(row.position)
-            EVENTS_PUBLISHED.labels(row.subject).inc()
+            assert position is not None  # the primary key, set by the insert
+            sent_positions.append(position)
+            EVENTS_PUBLISHED.labels(subject).inc()
         if sent_positions:
             async with db.write_lock(self._engine), self._sessions() as session:
                 await session.exec(

@@ -41,6 +41,7 @@ class SqlUnitOfWork:
         self._lock = db.write_lock(engine)
         self._wrote_outbox = False
         self._outbox_rows: list[dict[str, object]] = []
+        self._inbox_rows: list[dict[str, object]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
         self.session = self._sessions()
         self._wrote_outbox = False
         self._outbox_rows = []
+        self._inbox_rows = []
         self._open()
         return self
 
@@ -67,10 +69,16 @@ class SqlUnitOfWork:
             await self._lock.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
+        await self.session.flush()  # the handlers' own rows first, as before
+        connection = await self.session.connection()
+        if self._inbox_rows:
+            # One executemany for a batch's inbox rows: as ORM objects each was
+            # an instance to build, track and flush, per message, in every service.
+            await connection.execute(insert(InboxMessage), self._inbox_rows)
+            self._inbox_rows = []
         if self._outbox_rows:
             # One executemany for the batch's events: added through the session,
             # each row would be its own INSERT … RETURNING to learn its position.
-            connection = await self.session.connection()
             await connection.execute(insert(OutboxMessage), self._outbox_rows)
             self._outbox_rows = []
         await self.session.commit()
@@ -80,21 +88,25 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         self._outbox_rows = []
+        self._inbox_rows = []
         await self.session.rollback()
         self._wrote_outbox = False
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the transaction that may fail alone (one item of a batch):
-        on an exception its writes and the events it queued are undone, the
-        exception propagates, and the rest of the transaction still commits."""
+        on an exception its writes, the events it queued and the messages it
+        remembered are undone, the exception propagates, and the rest of the
+        transaction still commits."""
         await self._begin_for_savepoints()
-        queued, wrote = len(self._outbox_rows), self._wrote_outbox
+        queued, remembered = len(self._outbox_rows), len(self._inbox_rows)
+        wrote = self._wrote_outbox
         try:
             async with self.session.begin_nested():
                 yield
         except BaseException:
             del self._outbox_rows[queued:]
+            del self._inbox_rows[remembered:]
             self._wrote_outbox = wrote
             raise
 
@@ -144,7 +156,11 @@ class SqlUnitOfWork:
         return env.id
 
     async def seen(self, consumer: str, message_id: str) -> InboxMessage | None:
-        """The inbox row if this message (or request_id) was handled already."""
+        """The inbox row if this message (or request_id) was handled already,
+        by this transaction (remembered, written at commit) or a committed one."""
+        for row in reversed(self._inbox_rows):
+            if row["consumer"] == consumer and row["message_id"] == message_id:
+                return InboxMessage.model_validate(row)
         return await self.session.get(InboxMessage, (consumer, message_id))
 
     async def seen_many(self, consumer: str, message_ids: list[str]) -> set[str]:
@@ -157,9 +173,12 @@ class SqlUnitOfWork:
         return set(rows.all())
 
     def remember(self, consumer: str, message_id: str, result: bytes | None = None) -> None:
-        """Record the message as handled, in this transaction."""
-        self.session.add(
-            InboxMessage(
-                consumer=consumer, message_id=message_id, received_at=utcnow(), result=result
-            )
+        """Record the message as handled, in this transaction (written at commit)."""
+        self._inbox_rows.append(
+            {
+                "consumer": consumer,
+                "message_id": message_id,
+                "received_at": utcnow(),
+                "result": result,
+            }
         )

@@ -129,6 +129,22 @@ async def test_seen_finds_only_what_was_remembered_and_committed(
         assert await uow.seen("dispatch-intake", "evt-1") is None  # per consumer
 
 
+async def test_seen_finds_what_this_transaction_remembered_before_its_commit(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    # A batch holding the same request twice must answer the second from the
+    # first, though inbox rows reach the database only at commit.
+    async with SqlUnitOfWork(sqlite_engine, "detection") as uow:
+        uow.remember("cancel", "key-1", b"first answer")
+        assert await inbox_ids(sqlite_engine) == []
+        prior = await uow.seen("cancel", "key-1")
+        assert prior is not None and prior.result == b"first answer"
+        assert await uow.seen("cancel", "key-2") is None
+        assert await uow.seen("other-consumer", "key-1") is None
+        await uow.commit()
+    assert await inbox_ids(sqlite_engine) == ["key-1"]
+
+
 async def test_remembering_the_same_message_twice_cannot_commit(
     sqlite_engine: AsyncEngine,
 ) -> None:
