@@ -69,12 +69,15 @@ async def deliver(
     prepare: bool = True,
 ) -> None:
     """What the pull worker does: a fetched batch's handlers in one transaction,
-    then commit; the detection stream's batches preloaded first (`prepare=False`:
+    then commit; each stream's batches preloaded first (`prepare=False`:
     as a message retried on its own is handled)."""
     async with uow(engine) as work:
         if prepare:
             await handlers.prepare_detections(
                 [e for e in incoming if e.subject.startswith("cityops.detection.")], work
+            )
+            await handlers.prepare_progress(
+                [e for e in incoming if not e.subject.startswith("cityops.detection.")], work
             )
         for one in incoming:
             if one.subject.startswith("cityops.detection."):
@@ -491,20 +494,28 @@ def stamp(when: datetime) -> Timestamp:
     return out
 
 
+@pytest.mark.parametrize("prepare", [True, False], ids=["preloaded", "one-by-one"])
 async def test_progress_moves_the_case_and_an_unknown_case_is_ignored(
     db_engine: AsyncEngine,
     ref: Reference,
     inside: tuple[float, float],
     detection_report: Report,
+    prepare: bool,
 ) -> None:
     await deliver(db_engine, detected(detection_report(inside)), ref=ref)
     [row] = await rows(db_engine, CaseRow)
     dispatched = dispatch_events.CaseDispatched(
         case_id=row.case_id, department_id="dept-water", dispatched_at=stamp(T0), deadline=stamp(T0)
     )
-    await deliver(db_engine, event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id))
-    dispatched.case_id = "case-nobody-knows"
-    await deliver(db_engine, event(dispatched, CASE_DISPATCHED, "dispatch"))
+    unknown = dispatch_events.CaseDispatched()
+    unknown.CopyFrom(dispatched)
+    unknown.case_id = "case-nobody-knows"
+    await deliver(
+        db_engine,
+        event(dispatched, CASE_DISPATCHED, "dispatch", row.case_id),
+        event(unknown, CASE_DISPATCHED, "dispatch", unknown.case_id),
+        prepare=prepare,
+    )
     case = await queries.get_case(row.case_id, uow(db_engine))
     assert case.state is CaseState.DISPATCHED and case.lead_department_id == "dept-water"
     assert len(await rows(db_engine, CaseRow)) == 1

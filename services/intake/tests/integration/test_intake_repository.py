@@ -152,3 +152,72 @@ async def test_the_fusion_index_finds_nearby_cells_and_components(
         moved = await uow.fusion.get("case-001")
         assert moved is not None and moved.last_observed_at == T0 + timedelta(minutes=5)
         assert await uow.fusion.get("case-002") is None
+
+
+async def test_changes_wait_for_the_commit_and_reads_in_the_transaction_see_them(
+    db_engine: AsyncEngine,
+) -> None:
+    await store(db_engine, a_case(1), "det-1")
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        await uow.cases.add(a_case(2))
+        uow.cases.link(detection("det-2"), "case-002", 0.8, T0)
+        stored = await uow.cases.get("case-001", links=False)
+        assert stored is not None
+        stored.state = CaseState.DISPATCHED
+        await uow.cases.update(stored)
+        new = await uow.cases.get("case-002", links=False)
+        assert new is not None
+        new.urgency = 4
+        await uow.cases.update(new)
+        # Read back from memory, and answered for the new link without a query.
+        assert (await uow.cases.get("case-001", links=False)) == stored
+        assert await uow.cases.case_for_detection("det-2") == "case-002"
+        assert await uow.cases.outcome("det-2") == "case-002"
+        # A query sees them: what waits is written first.
+        counts = await uow.cases.count_by_state()
+        assert counts == {"dispatched": 1, "filed": 1}
+        whole = await uow.cases.get("case-002")
+        assert whole is not None and whole.detection_ids == ["det-2"] and whole.urgency == 4
+        await uow.commit()
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        assert await uow.cases.count_by_state() == {"dispatched": 1, "filed": 1}
+        again = await uow.cases.get("case-002", links=False)
+        assert again is not None and again.urgency == 4
+
+
+async def test_a_transaction_left_without_commit_writes_nothing(db_engine: AsyncEngine) -> None:
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        await uow.cases.add(a_case(1))
+        uow.cases.link(detection("det-1"), "case-001", 0.8, T0)
+        uow.fusion.add(FusionEntry("case-001", "C0101", T0, T0, 31.2, 121.5))
+        assert await uow.cases.count_by_state() == {"filed": 1}  # written, not committed
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        assert await uow.cases.get("case-001") is None
+        assert await uow.cases.outcome("det-1") is None
+        assert await uow.fusion.get("case-001") is None
+
+
+async def test_the_fusion_index_answers_from_this_transactions_changes(
+    db_engine: AsyncEngine,
+) -> None:
+    stored = FusionEntry("case-001", "C0101", T0, T0, 31.2, 121.5)
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        uow.fusion.add(stored)
+        await uow.commit()
+    near = Sighting("C0101", T0, 31.2001, 121.5001)
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        # Moved away in this transaction: the stored row no longer matches here.
+        await uow.fusion.put(FusionEntry("case-001", "C0101", T0, T0, 31.3, 121.5))
+        assert await uow.fusion.candidates(near, RULE) == []
+        # A new case's entry, not yet written, is found; a forgotten one is not.
+        fresh = FusionEntry("case-002", "C0101", T0, T0, 31.2, 121.5)
+        uow.fusion.add(fresh)
+        assert await uow.fusion.candidates(near, RULE) == [fresh]
+        await uow.fusion.forget("case-002")
+        assert await uow.fusion.candidates(near, RULE) == []
+        assert await uow.fusion.get("case-002") is None
+        await uow.commit()
+    async with IntakeUnitOfWork(db_engine, "intake") as uow:
+        moved = await uow.fusion.get("case-001")
+        assert moved is not None and moved.latitude == 31.3
+        assert await uow.fusion.get("case-002") is None

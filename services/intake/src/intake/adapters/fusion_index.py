@@ -3,36 +3,44 @@
 A lookup reads the cells the search circle's bounding box touches (a range on
 the (category_code, cell_row, cell_col) index) plus, for component 小类, the
 rows with the same component key; `fusion.best_match` decides among them.
+
+Every detection reads the index and most change it, so it is read and written
+with Core statements, not ORM objects: this transaction's changes wait in
+memory (lookups see them) and reach the table in two statements at commit
+(`write_pending`, called by the unit of work).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, Table, delete, insert, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from intake.adapters.tables import FusionEntryRow
 from intake.domain.fusion import CellRange, FusionEntry, Sighting, search_range
 from intake.domain.policy import FusionRule
 
+TABLE: Table = FusionEntryRow.__table__  # type: ignore[attr-defined]
 
-def _to_entry(row: FusionEntryRow) -> FusionEntry:
+
+def _to_entry(row: Mapping[Any, Any]) -> FusionEntry:
     return FusionEntry(
-        case_id=row.case_id,
-        category_code=row.category_code,
-        first_observed_at=row.first_observed_at,
-        last_observed_at=row.last_observed_at,
-        latitude=row.latitude,
-        longitude=row.longitude,
-        component_key=row.component_key,
+        case_id=row["case_id"],
+        category_code=row["category_code"],
+        first_observed_at=row["first_observed_at"],
+        last_observed_at=row["last_observed_at"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        component_key=row["component_key"],
     )
 
 
 def _values(entry: FusionEntry) -> dict[str, Any]:
     cell = entry.cell
     return {
+        "case_id": entry.case_id,
         "category_code": entry.category_code,
         "cell_row": cell.row if cell else None,
         "cell_col": cell.col if cell else None,
@@ -44,27 +52,28 @@ def _values(entry: FusionEntry) -> dict[str, Any]:
     }
 
 
-def _may_match(row: FusionEntryRow, sighting: Sighting, box: CellRange | None) -> bool:
-    """The in-memory twin of `candidates`' WHERE clause, for rows not yet flushed."""
-    if row.category_code != sighting.category_code:
+def _may_match(entry: FusionEntry, sighting: Sighting, box: CellRange | None) -> bool:
+    """The in-memory twin of `candidates`' WHERE clause, for entries not yet written."""
+    if entry.category_code != sighting.category_code:
         return False
-    if sighting.component_key and row.component_key == sighting.component_key:
+    if sighting.component_key and entry.component_key == sighting.component_key:
         return True
+    cell = entry.cell
     return (
         box is not None
-        and row.cell_row is not None
-        and row.cell_col is not None
-        and box.row_min <= row.cell_row <= box.row_max
-        and box.col_min <= row.cell_col <= box.col_max
+        and cell is not None
+        and box.row_min <= cell.row <= box.row_max
+        and box.col_min <= cell.col <= box.col_max
     )
 
 
 class FusionIndex:
-    """The index; entries added in this transaction are found before they are flushed."""
+    """The index; this transaction's changes are found before they are written."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._new: dict[str, FusionEntryRow] = {}
+        # Changed in this transaction, by case: the entry now, or None if forgotten.
+        self._pending: dict[str, FusionEntry | None] = {}
 
     async def candidates(self, sighting: Sighting, rule: FusionRule) -> list[FusionEntry]:
         """Open cases of the sighting's 小类 near it or about the same component."""
@@ -74,48 +83,53 @@ class FusionIndex:
             assert sighting.latitude is not None and sighting.longitude is not None
             box = search_range(sighting.latitude, sighting.longitude, rule.radius_m)
             near.append(
-                col(FusionEntryRow.cell_row).between(box.row_min, box.row_max)
-                & col(FusionEntryRow.cell_col).between(box.col_min, box.col_max)
+                TABLE.c.cell_row.between(box.row_min, box.row_max)
+                & TABLE.c.cell_col.between(box.col_min, box.col_max)
             )
         if sighting.component_key:
-            near.append(col(FusionEntryRow.component_key) == sighting.component_key)
+            near.append(TABLE.c.component_key == sighting.component_key)
         if not near:
             return []
-        rows = await self.session.exec(
-            select(FusionEntryRow).where(
-                col(FusionEntryRow.category_code) == sighting.category_code, or_(*near)
-            )
+        rows = await self._read(TABLE.c.category_code == sighting.category_code, or_(*near))
+        found = {r["case_id"]: _to_entry(r) for r in rows if r["case_id"] not in self._pending}
+        found.update(
+            (case_id, entry)
+            for case_id, entry in self._pending.items()
+            if entry is not None and _may_match(entry, sighting, box)
         )
-        found = {r.case_id: r for r in rows.all()}
-        found.update((k, r) for k, r in self._new.items() if _may_match(r, sighting, box))
-        return [_to_entry(r) for r in found.values()]
-
-    async def _row(self, case_id: str) -> FusionEntryRow | None:
-        return self._new.get(case_id) or await self.session.get(FusionEntryRow, case_id)
+        return list(found.values())
 
     async def get(self, case_id: str) -> FusionEntry | None:
-        row = await self._row(case_id)
-        return _to_entry(row) if row else None
+        if case_id in self._pending:
+            return self._pending[case_id]
+        rows = await self._read(TABLE.c.case_id == case_id)
+        return _to_entry(rows[0]) if rows else None
 
     def add(self, entry: FusionEntry) -> None:
         """The entry of a case opened in this transaction."""
-        row = FusionEntryRow(case_id=entry.case_id, **_values(entry))
-        self.session.add(row)
-        self._new[entry.case_id] = row
+        self._pending[entry.case_id] = entry
 
     async def put(self, entry: FusionEntry) -> None:
-        """Replace a case's entry (its span grew, its 小类 changed)."""
-        row = await self._row(entry.case_id)
-        if row is None:
-            self.add(entry)
-            return
-        for name, value in _values(entry).items():
-            setattr(row, name, value)
-        self.session.add(row)
+        """Replace a case's entry (its span grew, its 小类 changed), or add it."""
+        self._pending[entry.case_id] = entry
 
     async def forget(self, case_id: str) -> None:
         """The case can no longer be joined (closed, rejected, merged)."""
-        row = await self._row(case_id)
-        if row is not None:
-            await self.session.delete(row)
-        self._new.pop(case_id, None)
+        self._pending[case_id] = None
+
+    async def write_pending(self) -> None:
+        """Write this transaction's changes: drop the changed cases' rows, insert
+        their entries now (an insert, a replacement and a removal alike)."""
+        if not self._pending:
+            return
+        connection = await self.session.connection()
+        await connection.execute(delete(TABLE).where(TABLE.c.case_id.in_(list(self._pending))))
+        entries = [_values(e) for e in self._pending.values() if e is not None]
+        if entries:
+            await connection.execute(insert(TABLE), entries)
+        self._pending.clear()
+
+    async def _read(self, *where: ColumnElement[bool]) -> list[Mapping[Any, Any]]:
+        connection = await self.session.connection()
+        result = await connection.execute(select(TABLE).where(*where))
+        return [row._mapping for row in result]

@@ -1,13 +1,22 @@
-"""Cases and their detection links: the only code that queries those tables."""
+"""Cases and their detection links: the only code that queries those tables.
+
+Case rows are read and written with Core statements over plain mappings, not
+ORM objects: every detection and every progress event reads and rewrites one,
+and the ORM's per-object bookkeeping was most of intake's CPU under load
+(docs/performance.md). Changes wait in memory (reads here see them) and reach
+the tables in one executemany per kind when the unit of work commits
+(`write_pending`), or before a query that must see them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, union_all
+from sqlalchemy import Table, bindparam, func, insert, literal, union_all, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -66,42 +75,59 @@ def _columns(case: Case) -> dict[str, Any]:
     }
 
 
-def _to_case(row: CaseRow, links: Sequence[DetectionLink] = ()) -> Case:
+CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
+LINKS: Table = DetectionLink.__table__  # type: ignore[attr-defined]
+
+# One statement for every case rewritten in a transaction (executemany).
+_UPDATE_CASE = (
+    update(CASES)
+    .where(CASES.c.case_id == bindparam("key"))
+    .values({c.name: bindparam(c.name) for c in CASES.columns if c.name != "case_id"})
+)
+
+
+def _to_case(row: Mapping[Any, Any], links: Sequence[DetectionLink] = ()) -> Case:
     return Case(
-        case_id=row.case_id,
-        category_code=row.category_code,
-        title=row.title,
-        place=Place(row.latitude, row.longitude, row.district_code, row.street_code, row.grid_code),
-        urgency=row.urgency,
-        state=CaseState(row.state),
-        filed_at=row.filed_at,
-        updated_at=row.updated_at,
-        source=FilingSource(row.source),
-        filed_by=row.filed_by,
-        trace_id=row.trace_id,
-        origin_traceparent=row.origin_traceparent,
+        case_id=row["case_id"],
+        category_code=row["category_code"],
+        title=row["title"],
+        place=Place(
+            row["latitude"],
+            row["longitude"],
+            row["district_code"],
+            row["street_code"],
+            row["grid_code"],
+        ),
+        urgency=row["urgency"],
+        state=CaseState(row["state"]),
+        filed_at=row["filed_at"],
+        updated_at=row["updated_at"],
+        source=FilingSource(row["source"]),
+        filed_by=row["filed_by"],
+        trace_id=row["trace_id"],
+        origin_traceparent=row["origin_traceparent"],
         detection_ids=[link.detection_id for link in links],
-        detection_count=row.detection_count,
+        detection_count=row["detection_count"],
         evidence=_evidence(links),
         withdrawn_detection_ids=[link.detection_id for link in links if link.withdrawn_at],
-        source_scores=dict(row.source_scores),
-        certainty=row.certainty,
-        lead_department_id=row.lead_department_id,
-        deadline=row.deadline,
-        dispatched_at=row.dispatched_at,
-        assist_department_ids=list(row.assist_department_ids),
-        released_department_ids=list(row.released_department_ids),
-        state_at=row.state_at,
-        escalation_level=row.escalation_level,
-        escalated_at=row.escalated_at,
-        arbitration_requested_at=row.arbitration_requested_at,
-        state_before_backlog=CaseState(row.state_before_backlog)
-        if row.state_before_backlog
+        source_scores=dict(row["source_scores"]),
+        certainty=row["certainty"],
+        lead_department_id=row["lead_department_id"],
+        deadline=row["deadline"],
+        dispatched_at=row["dispatched_at"],
+        assist_department_ids=list(row["assist_department_ids"]),
+        released_department_ids=list(row["released_department_ids"]),
+        state_at=row["state_at"],
+        escalation_level=row["escalation_level"],
+        escalated_at=row["escalated_at"],
+        arbitration_requested_at=row["arbitration_requested_at"],
+        state_before_backlog=CaseState(row["state_before_backlog"])
+        if row["state_before_backlog"]
         else None,
-        state_before_backlog_at=row.state_before_backlog_at,
-        reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
-        duplicate_of=row.duplicate_of,
-        triage_note=row.triage_note,
+        state_before_backlog_at=row["state_before_backlog_at"],
+        reject_reason=RejectReason(row["reject_reason"]) if row["reject_reason"] else None,
+        duplicate_of=row["duplicate_of"],
+        triage_note=row["triage_note"],
     )
 
 
@@ -116,14 +142,21 @@ def _evidence(links: Sequence[DetectionLink]) -> list[Evidence]:
 
 
 class CaseRepository:
-    """Cases and links. Rows added in this transaction are remembered, so the
-    detection hot path can run without autoflush (every insert of a fetched
-    batch goes to the database at commit, in bulk) and still find them."""
+    """Cases and links. What this transaction adds or changes is kept here until
+    `write_pending`, so the detection hot path writes a fetched batch's rows in
+    a few executemany statements and still finds them when it reads."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._new_cases: dict[str, CaseRow] = {}
-        self._new_links: dict[str, DetectionLink] = {}
+        # Column values of each case read or written in this transaction.
+        self._cases: dict[str, dict[str, Any]] = {}
+        self._absent: set[str] = set()
+        self._to_insert: set[str] = set()
+        self._to_update: set[str] = set()
+        # Links added in this transaction: their rows until written, and every
+        # such detection's case (kept after writing, for `outcome`).
+        self._links_to_insert: list[dict[str, Any]] = []
+        self._new_links: dict[str, str] = {}
         # Outcomes read ahead for a batch (`preload_outcomes`); a detection in
         # `_looked_up` but not in `_outcomes` was new when the batch began.
         self._outcomes: dict[str, str] = {}
@@ -131,35 +164,61 @@ class CaseRepository:
 
     async def add(self, case: Case) -> None:
         """Store a new case (its links are added separately, with `link`)."""
-        row = CaseRow(**_columns(case))
-        self.session.add(row)
-        self._new_cases[case.case_id] = row
+        self._cases[case.case_id] = _columns(case)
+        self._absent.discard(case.case_id)
+        self._to_insert.add(case.case_id)
 
     def link(self, cmd: FileFromDetection, case_id: str, score: float | None, at: datetime) -> None:
         """Link a detection to a case, keeping what the case needs of it later."""
-        link = DetectionLink(
-            detection_id=cmd.detection_id,
-            case_id=case_id,
-            linked_at=at,
-            idempotency_key=cmd.idempotency_key,
-            source_key=cmd.source_key,
-            score=score,
-            evidence=[asdict(e) for e in cmd.evidence],
+        self._links_to_insert.append(
+            {
+                "detection_id": cmd.detection_id,
+                "case_id": case_id,
+                "linked_at": at,
+                "idempotency_key": cmd.idempotency_key,
+                "source_key": cmd.source_key,
+                "score": score,
+                "evidence": [asdict(e) for e in cmd.evidence],
+                "withdrawn_at": None,
+                "withdrawn_reason": "",
+                "cancelled": False,
+            }
         )
-        self.session.add(link)
-        self._new_links[cmd.detection_id] = link
+        self._new_links[cmd.detection_id] = case_id
 
-    async def _row(self, case_id: str) -> CaseRow | None:
-        return self._new_cases.get(case_id) or await self.session.get(CaseRow, case_id)
+    async def preload(self, case_ids: Iterable[str]) -> None:
+        """A fetched batch's cases in one `IN` query, not one read each."""
+        wanted = sorted({c for c in case_ids if c} - self._cases.keys() - self._absent)
+        if not wanted:
+            return
+        connection = await self.session.connection()
+        result = await connection.execute(sa_select(CASES).where(CASES.c.case_id.in_(wanted)))
+        for found in result:
+            self._cases[found.case_id] = dict(found._mapping)
+        self._absent.update(set(wanted) - self._cases.keys())
+
+    async def _row(self, case_id: str) -> dict[str, Any] | None:
+        if case_id in self._cases:
+            return self._cases[case_id]
+        if case_id in self._absent:
+            return None
+        connection = await self.session.connection()
+        found = (
+            await connection.execute(sa_select(CASES).where(CASES.c.case_id == case_id))
+        ).first()
+        if found is None:
+            self._absent.add(case_id)
+            return None
+        row = self._cases[case_id] = dict(found._mapping)
+        return row
 
     async def update(self, case: Case) -> None:
         """Write back a case read from this repository (links are not touched)."""
-        row = await self._row(case.case_id)
-        if row is None:
+        if await self._row(case.case_id) is None:
             raise LookupError(f"case {case.case_id} is not stored")
-        for name, value in _columns(case).items():
-            setattr(row, name, value)
-        self.session.add(row)
+        self._cases[case.case_id] = _columns(case)
+        if case.case_id not in self._to_insert:
+            self._to_update.add(case.case_id)
 
     async def get(self, case_id: str, *, links: bool = True) -> Case | None:
         """A case; without `links` its detection ids and evidence are left empty (hot path)."""
@@ -168,15 +227,38 @@ class CaseRepository:
             return None
         if not links:
             return _to_case(row)
-        await self.session.flush()  # links added in this transaction count
         return _to_case(row, (await self._links([case_id])).get(case_id, []))
+
+    async def write_pending(self) -> None:
+        """Send this transaction's new and changed cases and new links to the
+        database: at commit, and before a query that must see them."""
+        connection = await self.session.connection()
+        if self._to_insert:
+            await connection.execute(insert(CASES), [self._cases[c] for c in self._to_insert])
+            self._to_insert.clear()
+        if self._to_update:
+            await connection.execute(
+                _UPDATE_CASE,
+                [
+                    {**{k: v for k, v in self._cases[c].items() if k != "case_id"}, "key": c}
+                    for c in self._to_update
+                ],
+            )
+            self._to_update.clear()
+        if self._links_to_insert:
+            await connection.execute(insert(LINKS), self._links_to_insert)
+            self._links_to_insert = []
 
     async def case_for_detection(self, detection_id: str) -> str | None:
         """The case a detection is linked to, if any."""
-        link = self._new_links.get(detection_id) or await self.session.get(
-            DetectionLink, detection_id
-        )
-        return link.case_id if link else None
+        if detection_id in self._new_links:
+            return self._new_links[detection_id]
+        connection = await self.session.connection()
+        return (
+            await connection.execute(
+                sa_select(LINKS.c.case_id).where(LINKS.c.detection_id == detection_id)
+            )
+        ).scalar()
 
     async def outcome(self, detection_id: str) -> str | None:
         """What became of a detection: its case id, "" if it was discarded, None if new.
@@ -185,7 +267,7 @@ class CaseRepository:
         detection), unless the batch's preload has answered it already.
         """
         if detection_id in self._new_links:
-            return self._new_links[detection_id].case_id
+            return self._new_links[detection_id]
         if detection_id not in self._looked_up:
             await self.preload_outcomes([detection_id])
         return self._outcomes.get(detection_id)
@@ -211,10 +293,9 @@ class CaseRepository:
 
     async def find_link(self, detection_id: str, idempotency_key: str) -> DetectionLink | None:
         """A detection's link, by id or else by the source's idempotency key."""
+        await self.write_pending()  # the link is an ORM object from here on
         if detection_id:
-            found = self._new_links.get(detection_id) or await self.session.get(
-                DetectionLink, detection_id
-            )
+            found = await self.session.get(DetectionLink, detection_id)
             if found is not None or not idempotency_key:
                 return found
         if not idempotency_key:
@@ -233,6 +314,7 @@ class CaseRepository:
 
     async def standing_scores(self, case_id: str) -> list[tuple[str, float | None]]:
         """(source, score) of each of the case's detections that was not cancelled."""
+        await self.write_pending()
         rows = await self.session.exec(
             select(DetectionLink).where(
                 col(DetectionLink.case_id) == case_id, col(DetectionLink.cancelled).is_(False)
@@ -250,31 +332,35 @@ class CaseRepository:
         for link in links:
             link.case_id = to_case
             self.session.add(link)
+            if link.detection_id in self._new_links:
+                self._new_links[link.detection_id] = to_case
         return [link.detection_id for link in links]
 
     async def page(self, query: CaseQuery) -> CasePage:
         """Newest first (filing time, then id: ids are time-ordered), or oldest first."""
+        await self.write_pending()
         where = []
         if query.states:
-            where.append(col(CaseRow.state).in_([s.value for s in query.states]))
-        counted = select(func.count()).select_from(CaseRow).where(*where)
-        total = (await self.session.exec(counted)).one()
-        order = (col(CaseRow.filed_at), col(CaseRow.case_id))
-        rows = (
-            await self.session.exec(
-                select(CaseRow)
-                .where(*where)
-                .order_by(*(order if query.oldest_first else (c.desc() for c in order)))
-                .offset(query.offset)
-                .limit(query.limit)
-            )
-        ).all()
-        links = await self._links([r.case_id for r in rows])
-        cases = [_to_case(r, links.get(r.case_id, [])) for r in rows]
+            where.append(CASES.c.state.in_([s.value for s in query.states]))
+        connection = await self.session.connection()
+        counted = sa_select(func.count()).select_from(CASES).where(*where)
+        total = int((await connection.execute(counted)).scalar_one())
+        order = (CASES.c.filed_at, CASES.c.case_id)
+        result = await connection.execute(
+            sa_select(CASES)
+            .where(*where)
+            .order_by(*(order if query.oldest_first else (c.desc() for c in order)))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        rows = [row._mapping for row in result]
+        links = await self._links([r["case_id"] for r in rows])
+        cases = [_to_case(r, links.get(r["case_id"], [])) for r in rows]
         end = query.offset + len(cases)
         return CasePage(cases=cases, total=total, next_offset=end if end < total else None)
 
     async def count_by_state(self) -> dict[str, int]:
+        await self.write_pending()
         rows = await self.session.exec(
             select(CaseRow.state, func.count()).group_by(col(CaseRow.state))
         )
@@ -283,6 +369,7 @@ class CaseRepository:
     async def _links(self, case_ids: list[str]) -> dict[str, list[DetectionLink]]:
         if not case_ids:
             return {}
+        await self.write_pending()
         result = await self.session.exec(
             select(DetectionLink)
             .where(col(DetectionLink.case_id).in_(case_ids))

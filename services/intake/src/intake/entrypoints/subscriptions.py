@@ -25,4 +25,6 @@ async def subscribe_all(runtime: ServiceRuntime[IntakeUnitOfWork], ref: Referenc
         prepare=handlers.prepare_detections,
     )
     for producer in PROGRESS_PRODUCERS:
-        await runtime.subscribe(producer, handlers.on_case_progress)
+        await runtime.subscribe(
+            producer, handlers.on_case_progress, prepare=handlers.prepare_progress
+        )

@@ -48,6 +48,11 @@ async def prepare_detections(events: list[IncomingEvent], uow: IntakeUnitOfWork)
         await uow.cases.preload_outcomes(reported)
 
 
+async def prepare_progress(events: list[IncomingEvent], uow: IntakeUnitOfWork) -> None:
+    """Before a fetched batch of progress events: the cases they concern, in one query."""
+    await uow.cases.preload(e.case_id for e in events)
+
+
 async def on_case_progress(event: IncomingEvent, uow: IntakeUnitOfWork) -> None:
     """Keep a case's state current from dispatch, work-order and audit events.
 

@@ -17,3 +17,10 @@ class IntakeUnitOfWork(SqlUnitOfWork):
         self.cases = CaseRepository(self.session)
         self.fusion = FusionIndex(self.session)
         self.discards = DiscardRepository(self.session)
+
+    async def commit(self) -> None:
+        """The repositories' buffered rows first (they write with Core
+        statements at the end, not as they change), then svckit's commit."""
+        await self.cases.write_pending()
+        await self.fusion.write_pending()
+        await super().commit()
