@@ -138,6 +138,53 @@ async def test_repository_round_trips_an_order_and_scopes_queries(
         assert again.accepted_at == datetime(2025, 1, 1, tzinfo=UTC)
 
 
+async def test_orders_wait_for_the_commit_and_the_transaction_reads_its_own(
+    db_engine: AsyncEngine,
+) -> None:
+    now = utcnow()
+    stored = WorkOrder("WO-1", "D-1", "C-1", "water", OrderState.CREATED, "E01", "a", None, now)
+    async with uow_of(db_engine) as uow:
+        uow.orders.add(stored)
+        await uow.commit()
+    fresh = WorkOrder(
+        "WO-2", "D-2", "C-2", "water", OrderState.CREATED, "E01", "b", None, now, attempt=1
+    )
+    async with uow_of(db_engine) as uow:
+        uow.orders.add(fresh)
+        changed = await uow.orders.get("WO-1", for_update=True)
+        assert changed is not None
+        changed.accept(WATER, now)
+        await uow.orders.save(changed)
+        # Found before they are written: by id, by dispatch, by key; a stored
+        # row that changed here is answered in its changed version.
+        assert await uow.orders.get("WO-2") == fresh
+        assert await uow.orders.get_by_dispatch("D-2") == fresh
+        assert await uow.orders.get_by_key("C-2", "water", fresh.role, 1) == fresh
+        by_dispatch = await uow.orders.get_by_dispatch("D-1")
+        assert by_dispatch is not None and by_dispatch.state is OrderState.ACCEPTED
+        # A listing writes what waits first.
+        accepted = await uow.orders.find(
+            department_id="water", states=[OrderState.ACCEPTED], limit=10
+        )
+        assert [o.order_id for o in accepted] == ["WO-1"]
+        with pytest.raises(LookupError):
+            await uow.orders.save(
+                WorkOrder("WO-9", "D-9", "C-9", "water", OrderState.CREATED, "E01", "", None, now)
+            )
+        await uow.commit()
+    async with uow_of(db_engine) as uow:
+        assert await uow.orders.get("WO-2") == fresh
+        again = await uow.orders.get("WO-1")
+        assert again is not None and again.state is OrderState.ACCEPTED
+    async with uow_of(db_engine) as uow:
+        uow.orders.add(
+            WorkOrder("WO-3", "D-3", "C-3", "water", OrderState.CREATED, "E01", "c", None, now)
+        )
+        # left without commit
+    async with uow_of(db_engine) as uow:
+        assert await uow.orders.get("WO-3") is None
+
+
 async def test_a_dispatch_redelivered_in_the_same_batch_or_later_makes_one_order(
     db_engine: AsyncEngine,
 ) -> None:

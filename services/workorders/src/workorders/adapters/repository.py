@@ -1,14 +1,21 @@
-"""The only code that queries `workorders_order`; it maps rows ⇄ domain orders."""
+"""The only code that queries `workorders_order`; it maps rows ⇄ domain orders.
+
+Orders are read and written with Core statements over plain mappings, not ORM
+objects (every dispatch creates one and every department action rewrites one;
+the ORM's per-object work and the flush before each query were most of the
+cost). New and changed orders wait here, where reads find them, and reach the
+table in one executemany per kind at commit (`write_pending`, called by the
+unit of work) or before a listing that must see them.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import and_, or_
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workorders.adapters.tables import WorkOrderRow
@@ -23,46 +30,90 @@ from workorders.domain.model import (
 )
 from workorders.domain.paging import Position
 
+ORDERS: Table = WorkOrderRow.__table__  # type: ignore[attr-defined]
+
+# One statement for every order changed in a transaction (executemany).
+_UPDATE_ORDER = (
+    update(ORDERS)
+    .where(ORDERS.c.order_id == bindparam("key"))
+    .values({c.name: bindparam(c.name) for c in ORDERS.columns if c.name != "order_id"})
+)
+
 
 class WorkOrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # Orders added or changed in this transaction, not yet written.
+        self._to_insert: dict[str, WorkOrder] = {}
+        self._to_update: dict[str, WorkOrder] = {}
 
     def add(self, order: WorkOrder) -> None:
-        self._session.add(WorkOrderRow(**_columns(order)))
+        self._to_insert[order.order_id] = order
 
     async def get(self, order_id: str, *, for_update: bool = False) -> WorkOrder | None:
         """The order, row-locked for the transaction when it is about to change
         (a no-op on SQLite, where the unit of work already serialises writers)."""
-        row = await self._row(order_id, for_update=for_update)
-        return _to_domain(row) if row else None
+        pending = self._pending(order_id)
+        if pending is not None:
+            return pending
+        query = select(ORDERS).where(ORDERS.c.order_id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self._first(query)
 
     async def get_by_dispatch(self, dispatch_id: str) -> WorkOrder | None:
-        query = select(WorkOrderRow).where(WorkOrderRow.dispatch_id == dispatch_id)
-        row = (await self._session.exec(query)).first()
-        return _to_domain(row) if row else None
+        for order in self._unwritten():
+            if order.dispatch_id == dispatch_id:
+                return order
+        return await self._first(select(ORDERS).where(ORDERS.c.dispatch_id == dispatch_id))
 
     async def get_by_key(
         self, case_id: str, department_id: str, role: OrderRole, attempt: int
     ) -> WorkOrder | None:
         """The order for (case, department, role, attempt), which is unique."""
-        query = select(WorkOrderRow).where(
-            WorkOrderRow.case_id == case_id,
-            WorkOrderRow.department_id == department_id,
-            WorkOrderRow.role == role.value,
-            WorkOrderRow.attempt == attempt,
+        for order in self._unwritten():
+            if (order.case_id, order.department_id, order.role, order.attempt) == (
+                case_id,
+                department_id,
+                role,
+                attempt,
+            ):
+                return order
+        query = select(ORDERS).where(
+            ORDERS.c.case_id == case_id,
+            ORDERS.c.department_id == department_id,
+            ORDERS.c.role == role.value,
+            ORDERS.c.attempt == attempt,
         )
-        row = (await self._session.exec(query)).first()
-        return _to_domain(row) if row else None
+        return await self._first(query)
 
     async def save(self, order: WorkOrder) -> None:
-        """Write a changed order back to its row."""
-        row = await self._row(order.order_id)
-        if row is None:
+        """Write a changed order back to its row (at commit)."""
+        if order.order_id in self._to_insert:
+            self._to_insert[order.order_id] = order
+            return
+        if order.order_id not in self._to_update and await self.get(order.order_id) is None:
             raise LookupError(f"work order {order.order_id} was never added")
-        for name, value in _columns(order).items():
-            setattr(row, name, value)
-        self._session.add(row)
+        self._to_update[order.order_id] = order
+
+    async def write_pending(self) -> None:
+        """Send this transaction's new and changed orders to the database."""
+        if not self._to_insert and not self._to_update:
+            return
+        connection = await self._session.connection()
+        if self._to_insert:
+            await connection.execute(
+                insert(ORDERS), [_columns(o) for o in self._to_insert.values()]
+            )
+            self._to_insert.clear()
+        if self._to_update:
+            rows = []
+            for order in self._to_update.values():
+                columns = _columns(order)
+                columns["key"] = columns.pop("order_id")
+                rows.append(columns)
+            await connection.execute(_UPDATE_ORDER, rows)
+            self._to_update.clear()
 
     async def find(
         self,
@@ -75,33 +126,46 @@ class WorkOrderRepository:
     ) -> list[WorkOrder]:
         """Oldest first: a department works its queue in the order it arrived.
         (created_at, order_id) is a total order, so `after` resumes a listing exactly."""
-        query = select(WorkOrderRow)
+        await self.write_pending()
+        where: list[ColumnElement[bool]] = []
         if department_id is not None:
-            query = query.where(WorkOrderRow.department_id == department_id)
+            where.append(ORDERS.c.department_id == department_id)
         if states:
-            query = query.where(col(WorkOrderRow.state).in_([s.value for s in states]))
+            where.append(ORDERS.c.state.in_([s.value for s in states]))
         if case_id:
-            query = query.where(WorkOrderRow.case_id == case_id)
+            where.append(ORDERS.c.case_id == case_id)
         if after is not None:
-            query = query.where(
+            where.append(
                 or_(
-                    col(WorkOrderRow.created_at) > after.created_at,
+                    ORDERS.c.created_at > after.created_at,
                     and_(
-                        col(WorkOrderRow.created_at) == after.created_at,
-                        col(WorkOrderRow.order_id) > after.order_id,
+                        ORDERS.c.created_at == after.created_at,
+                        ORDERS.c.order_id > after.order_id,
                     ),
                 )
             )
-        query = query.order_by(col(WorkOrderRow.created_at), col(WorkOrderRow.order_id)).limit(
-            limit
+        query = (
+            select(ORDERS)
+            .where(*where)
+            .order_by(ORDERS.c.created_at, ORDERS.c.order_id)
+            .limit(limit)
         )
-        return [_to_domain(row) for row in (await self._session.exec(query)).all()]
+        connection = await self._session.connection()
+        return [_to_domain(row._mapping) for row in await connection.execute(query)]
 
-    async def _row(self, order_id: str, *, for_update: bool = False) -> WorkOrderRow | None:
-        query = select(WorkOrderRow).where(WorkOrderRow.order_id == order_id)
-        if for_update:
-            query = query.with_for_update()
-        return (await self._session.exec(query)).first()
+    def _pending(self, order_id: str) -> WorkOrder | None:
+        return self._to_insert.get(order_id) or self._to_update.get(order_id)
+
+    def _unwritten(self) -> list[WorkOrder]:
+        return [*self._to_insert.values(), *self._to_update.values()]
+
+    async def _first(self, query: Any) -> WorkOrder | None:
+        """The first row's order; this transaction's unwritten version if it changed one."""
+        connection = await self._session.connection()
+        row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        return self._pending(row.order_id) or _to_domain(row._mapping)
 
 
 def _columns(order: WorkOrder) -> dict[str, Any]:
@@ -154,54 +218,60 @@ def _columns(order: WorkOrder) -> dict[str, Any]:
     }
 
 
-def _to_domain(row: WorkOrderRow) -> WorkOrder:
+def _to_domain(row: Mapping[Any, Any]) -> WorkOrder:
     place = (
-        Place(row.latitude, row.longitude, row.district_code, row.street_code, row.grid_code)
-        if row.has_place
+        Place(
+            row["latitude"],
+            row["longitude"],
+            row["district_code"],
+            row["street_code"],
+            row["grid_code"],
+        )
+        if row["has_place"]
         else None
     )
     extension = None
-    if row.extension_id and row.extension_requested_at is not None:
+    if row["extension_id"] and row["extension_requested_at"] is not None:
         extension = PendingExtension(
-            row.extension_id,
-            row.extension_hours,
-            row.extension_reason,
-            row.extension_requested_at,
-            OrderState(row.extension_resume_state),
+            row["extension_id"],
+            row["extension_hours"],
+            row["extension_reason"],
+            row["extension_requested_at"],
+            OrderState(row["extension_resume_state"]),
         )
     return WorkOrder(
-        order_id=row.order_id,
-        dispatch_id=row.dispatch_id,
-        case_id=row.case_id,
-        department_id=row.department_id,
-        state=OrderState(row.state),
-        category_code=row.category_code,
-        title=row.title,
+        order_id=row["order_id"],
+        dispatch_id=row["dispatch_id"],
+        case_id=row["case_id"],
+        department_id=row["department_id"],
+        state=OrderState(row["state"]),
+        category_code=row["category_code"],
+        title=row["title"],
         place=place,
-        created_at=row.created_at,
-        deadline=row.deadline,
-        accepted_at=row.accepted_at,
-        accepted_by=row.accepted_by,
-        completed_at=row.completed_at,
-        completed_by=row.completed_by,
-        completion_note=row.completion_note,
-        evidence=tuple(Evidence(**item) for item in json.loads(row.evidence)),
-        case_traceparent=row.case_traceparent,
-        role=OrderRole(row.role),
-        attempt=row.attempt,
-        lead_department_id=row.lead_department_id,
-        returned_at=row.returned_at,
-        returned_by=row.returned_by,
-        return_reason=ReturnReason(row.return_reason) if row.return_reason else None,
-        return_note=row.return_note,
-        progressed_at=row.progressed_at,
-        progress_note=row.progress_note,
+        created_at=row["created_at"],
+        deadline=row["deadline"],
+        accepted_at=row["accepted_at"],
+        accepted_by=row["accepted_by"],
+        completed_at=row["completed_at"],
+        completed_by=row["completed_by"],
+        completion_note=row["completion_note"],
+        evidence=tuple(Evidence(**item) for item in json.loads(row["evidence"])),
+        case_traceparent=row["case_traceparent"],
+        role=OrderRole(row["role"]),
+        attempt=row["attempt"],
+        lead_department_id=row["lead_department_id"],
+        returned_at=row["returned_at"],
+        returned_by=row["returned_by"],
+        return_reason=ReturnReason(row["return_reason"]) if row["return_reason"] else None,
+        return_note=row["return_note"],
+        progressed_at=row["progressed_at"],
+        progress_note=row["progress_note"],
         extension=extension,
-        reopened_at=row.reopened_at,
-        reopen_reason=row.reopen_reason,
-        rework_count=row.rework_count,
-        cancelled_at=row.cancelled_at,
-        cancel_reason=row.cancel_reason,
-        escalation_level=row.escalation_level,
-        escalated_at=row.escalated_at,
+        reopened_at=row["reopened_at"],
+        reopen_reason=row["reopen_reason"],
+        rework_count=row["rework_count"],
+        cancelled_at=row["cancelled_at"],
+        cancel_reason=row["cancel_reason"],
+        escalation_level=row["escalation_level"],
+        escalated_at=row["escalated_at"],
     )

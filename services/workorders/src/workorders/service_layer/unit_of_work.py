@@ -18,3 +18,8 @@ class WorkOrdersUnitOfWork(SqlUnitOfWork):
         self.orders = WorkOrderRepository(self.session)
         self.evidence = EvidenceRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+
+    async def commit(self) -> None:
+        """The orders buffered by their repository first, then svckit's commit."""
+        await self.orders.write_pending()
+        await super().commit()
