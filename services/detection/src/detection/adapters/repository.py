@@ -8,7 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Row, Table, delete, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +34,8 @@ from detection.domain.model import (
 )
 from svckit.errors import AlreadyExistsError
 
+DETECTIONS: Table = DetectionRow.__table__  # type: ignore[attr-defined]
+
 
 class DetectionRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -44,9 +47,10 @@ class DetectionRepository:
         Raises `AlreadyExistsError` when another writer stored the same
         idempotency key between our check and this insert.
         """
-        self._session.add(_to_row(detection))
+        connection = await self._session.connection()
         try:
-            await self._session.flush()
+            # A Core insert: the hot path's row needs no ORM object to track.
+            await connection.execute(insert(DETECTIONS).values(_columns(detection)))
         except IntegrityError as exc:
             raise AlreadyExistsError(
                 f"detection with idempotency key {detection.idempotency_key!r} exists"
@@ -61,9 +65,11 @@ class DetectionRepository:
         return _from_row(row) if row else None
 
     async def find_by_key(self, idempotency_key: str) -> Detection | None:
-        """The detection this source event made (the hot path: one indexed lookup)."""
-        result = await self._session.exec(
-            select(DetectionRow).where(DetectionRow.idempotency_key == idempotency_key)
+        """The detection this source event made (the hot path: one indexed lookup,
+        read as a plain row)."""
+        connection = await self._session.connection()
+        result = await connection.execute(
+            sa_select(DETECTIONS).where(DETECTIONS.c.idempotency_key == idempotency_key)
         )
         row = result.first()
         return _from_row(row) if row else None
@@ -153,7 +159,11 @@ class IotAlarmRepository:
 
 
 def _to_row(d: Detection) -> DetectionRow:
-    return DetectionRow(
+    return DetectionRow(**_columns(d))
+
+
+def _columns(d: Detection) -> dict[str, Any]:
+    return dict(
         detection_id=d.detection_id,
         idempotency_key=d.idempotency_key,
         source_kind=d.source_kind.value,
@@ -192,7 +202,7 @@ def _to_row(d: Detection) -> DetectionRow:
     )
 
 
-def _from_row(row: DetectionRow) -> Detection:
+def _from_row(row: DetectionRow | Row[Any]) -> Detection:
     return Detection(
         detection_id=row.detection_id,
         idempotency_key=row.idempotency_key,
