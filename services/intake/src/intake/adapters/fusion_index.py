@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, insert, or_, select
+from sqlalchemy import ColumnElement, Table, delete, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from intake.adapters.tables import FusionEntryRow
 from intake.domain.fusion import CellRange, FusionEntry, Sighting, search_range
 from intake.domain.policy import FusionRule
+from svckit.rows import insert_rows
 
 TABLE: Table = FusionEntryRow.__table__  # type: ignore[attr-defined]
 
@@ -124,9 +125,9 @@ class FusionIndex:
             return
         connection = await self.session.connection()
         await connection.execute(delete(TABLE).where(TABLE.c.case_id.in_(list(self._pending))))
-        entries = [_values(e) for e in self._pending.values() if e is not None]
-        if entries:
-            await connection.execute(insert(TABLE), entries)
+        await insert_rows(
+            connection, TABLE, [_values(e) for e in self._pending.values() if e is not None]
+        )
         self._pending.clear()
 
     async def _read(self, *where: ColumnElement[bool]) -> list[Mapping[Any, Any]]:

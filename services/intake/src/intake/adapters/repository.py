@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, literal, union_all, update
+from sqlalchemy import Table, func, literal, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +32,7 @@ from intake.domain.model import (
     Place,
     RejectReason,
 )
+from svckit.rows import insert_rows, rewrite_rows
 
 
 def _columns(case: Case) -> dict[str, Any]:
@@ -77,13 +78,6 @@ def _columns(case: Case) -> dict[str, Any]:
 
 CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 LINKS: Table = DetectionLink.__table__  # type: ignore[attr-defined]
-
-# One statement for every case rewritten in a transaction (executemany).
-_UPDATE_CASE = (
-    update(CASES)
-    .where(CASES.c.case_id == bindparam("key"))
-    .values({c.name: bindparam(c.name) for c in CASES.columns if c.name != "case_id"})
-)
 
 
 def _to_case(row: Mapping[Any, Any], links: Sequence[DetectionLink] = ()) -> Case:
@@ -233,21 +227,12 @@ class CaseRepository:
         """Send this transaction's new and changed cases and new links to the
         database: at commit, and before a query that must see them."""
         connection = await self.session.connection()
-        if self._to_insert:
-            await connection.execute(insert(CASES), [self._cases[c] for c in self._to_insert])
-            self._to_insert.clear()
-        if self._to_update:
-            await connection.execute(
-                _UPDATE_CASE,
-                [
-                    {**{k: v for k, v in self._cases[c].items() if k != "case_id"}, "key": c}
-                    for c in self._to_update
-                ],
-            )
-            self._to_update.clear()
-        if self._links_to_insert:
-            await connection.execute(insert(LINKS), self._links_to_insert)
-            self._links_to_insert = []
+        await insert_rows(connection, CASES, [self._cases[c] for c in self._to_insert])
+        await rewrite_rows(connection, CASES, "case_id", [self._cases[c] for c in self._to_update])
+        await insert_rows(connection, LINKS, self._links_to_insert)
+        self._to_insert.clear()
+        self._to_update.clear()
+        self._links_to_insert = []
 
     async def case_for_detection(self, detection_id: str) -> str | None:
         """The case a detection is linked to, if any."""

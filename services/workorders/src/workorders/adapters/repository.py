@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from svckit.rows import insert_rows, rewrite_rows
 from workorders.adapters.tables import WorkOrderRow
 from workorders.domain.model import (
     Evidence,
@@ -31,13 +32,6 @@ from workorders.domain.model import (
 from workorders.domain.paging import Position
 
 ORDERS: Table = WorkOrderRow.__table__  # type: ignore[attr-defined]
-
-# One statement for every order changed in a transaction (executemany).
-_UPDATE_ORDER = (
-    update(ORDERS)
-    .where(ORDERS.c.order_id == bindparam("key"))
-    .values({c.name: bindparam(c.name) for c in ORDERS.columns if c.name != "order_id"})
-)
 
 
 class WorkOrderRepository:
@@ -101,19 +95,12 @@ class WorkOrderRepository:
         if not self._to_insert and not self._to_update:
             return
         connection = await self._session.connection()
-        if self._to_insert:
-            await connection.execute(
-                insert(ORDERS), [_columns(o) for o in self._to_insert.values()]
-            )
-            self._to_insert.clear()
-        if self._to_update:
-            rows = []
-            for order in self._to_update.values():
-                columns = _columns(order)
-                columns["key"] = columns.pop("order_id")
-                rows.append(columns)
-            await connection.execute(_UPDATE_ORDER, rows)
-            self._to_update.clear()
+        await insert_rows(connection, ORDERS, [_columns(o) for o in self._to_insert.values()])
+        await rewrite_rows(
+            connection, ORDERS, "order_id", [_columns(o) for o in self._to_update.values()]
+        )
+        self._to_insert.clear()
+        self._to_update.clear()
 
     async def find(
         self,
