@@ -277,7 +277,9 @@ class BenchRuntime:
     def uow(self) -> AuditUnitOfWork:
         return AuditUnitOfWork(self.engine, "audit")
 
-    async def subscribe(self, producer: str, handler: Any) -> PullWorker[AuditUnitOfWork]:
+    async def subscribe(
+        self, producer: str, handler: Any, prepare: Any = None
+    ) -> PullWorker[AuditUnitOfWork]:
         worker = PullWorker[AuditUnitOfWork](
             consumer=f"audit-{producer}",
             subscription=cast(Any, None),
@@ -285,6 +287,7 @@ class BenchRuntime:
             uow_factory=self.uow,
             handler=handler,
             batch=BATCH,
+            prepare=prepare,
         )
         self.workers[producer] = worker
         return worker

@@ -5,7 +5,7 @@ delete of an entry, a node or a head."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -112,7 +112,9 @@ class LedgerRepository:
     def append(self, entry: LedgerEntry, nodes: Sequence[NewNode], tip: LedgerTip) -> None:
         """Buffer the entry and the nodes it completed (`tip` has advanced)."""
         assert tip is self._tip, "append to the tip of this transaction"
-        self._entries.append(asdict(entry))
+        # Shallow: the fields are immutable (`asdict` deep-copied each one,
+        # most of an append's cost in the adapter).
+        self._entries.append({name: getattr(entry, name) for name in _ENTRY_FIELDS})
         self._nodes += [{"level": n.ref.level, "idx": n.ref.index, "hash": n.hash} for n in nodes]
         self._event_ids.add(entry.event_id)
 
@@ -166,14 +168,17 @@ class LedgerRepository:
         self._links_checked |= wanted
 
     async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
-        """Put these detections on the case's timeline (first filing wins)."""
+        """Put these detections on the case's timeline (first filing wins).
+
+        Not flushed here: `_linked` already tells a later filing in this
+        transaction that they are taken, and the queries that join the links
+        (machine verification's) flush the session before they read."""
         wanted = [d for d in dict.fromkeys(detection_ids) if d]
         await self.preload_links(wanted)  # reads only those the batch's preload did not
         for detection_id in wanted:
             if detection_id not in self._linked:
                 self.session.add(DetectionCaseRow(detection_id=detection_id, case_id=case_id))
                 self._linked.add(detection_id)
-        await self.session.flush()
 
     def add_tree_head(self, head: TreeHead) -> None:
         self.session.add(

@@ -7,7 +7,7 @@ command handlers open their own unit of work and commit once.
 
 from __future__ import annotations
 
-from copy import deepcopy
+from dataclasses import replace
 
 from opentelemetry import trace
 
@@ -86,7 +86,9 @@ async def record_event(
 
 async def _track_case(facts: EventFacts, uow: AuditUnitOfWork) -> None:
     case, new = await uow.cases.get_or_new(facts.case_id, disposers=facts.completes_work)
-    before = deepcopy(case)
+    # A copy to compare with: every field but the disposers list is immutable
+    # (deepcopy was a tenth of recording an event).
+    before = replace(case, disposers=list(case.disposers))
     rules.note_event(case, facts.traceparent, files_case=facts.files_case)
     if not rules.apply_event(case, facts):
         log.warning(

@@ -36,11 +36,12 @@ async def consider_look(
         await uow.detections.remember(look)
     rule = policy.for_category(look.category_code)
     radius = rule.radius_m if rule.machine_verification else None
-    for case_id in await uow.cases.awaiting_verification(look, radius):
+    unwritten = uow.detections.unwritten_like(look)
+    for case_id in await uow.cases.awaiting_verification(look, radius, unwritten):
         case = await uow.cases.get(case_id)
         if case is None:
             continue
-        finding = machine.judge(case, await uow.cases.sources(case_id), look, policy)
+        finding = machine.judge(case, await uow.detections.sources(case_id), look, policy)
         if finding is not None:
             _decide(case, look, finding, uow)
             await uow.cases.save(case)

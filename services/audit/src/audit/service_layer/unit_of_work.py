@@ -36,8 +36,10 @@ class AuditUnitOfWork(SqlUnitOfWork):
         self.detections = DetectionRepository(self.session)
 
     async def commit(self) -> None:
-        """Buffered ledger appends are written in the same transaction, last."""
+        """Buffered ledger appends and new detections are written in the same
+        transaction, last."""
         await self.ledger.write_pending()
+        await self.detections.write_pending()
         await super().commit()
 
     @asynccontextmanager
