@@ -717,3 +717,33 @@ async def test_a_new_urgency_retimes_the_verification_clock(flow: Flow) -> None:
         ("verification", "warning", local(2026, 3, 2, 18, 0)),  # 3 of 4 hours
         ("verification", "breach", local(2026, 3, 3, 10, 0)),
     }
+
+
+async def test_work_orders_completed_in_one_batch_each_complete_their_case(flow: Flow) -> None:
+    """The batch's assignments are read ahead by dispatch id (one for no dispatch);
+    each completion still finds its own and starts its case's 核查 clock."""
+    await flow.intake_batch(
+        (filed_case("C-21", "E0105"), CASE_FILED), (filed_case("C-22", "E0105"), CASE_FILED)
+    )
+    first, second = [e for _, e in await flow.published()]
+    unknown = wo_events.WorkOrderCompleted(
+        order_id="WO-X", case_id="C-21", department_id="D02-transport", dispatch_id="D-none"
+    )
+    batch = [
+        incoming(message, "wo")
+        for message in (
+            completed(first, local(2026, 3, 2, 15, 0)),
+            unknown,
+            completed(second, local(2026, 3, 2, 16, 0)),
+        )
+    ]
+    async with flow.uow() as uow:
+        await handlers.prepare_batch(batch, uow)
+        for event in batch:
+            await handlers.on_workorders_event(event, uow, ctx=flow.ctx)
+        await uow.commit()
+    for case_id in ("C-21", "C-22"):
+        case, (lead,) = await flow.case(case_id)
+        assert case.state is CaseState.COMPLETED and lead.status is AssignmentStatus.COMPLETED
+        pending = [t for t in await flow.timers(case_id) if t.status is TimerStatus.PENDING]
+        assert {t.stage.value for t in pending} == {"verification"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -218,3 +219,161 @@ async def test_the_file_is_imported_once_and_changes_become_new_versions(
     first = {v.rule_id: v for v in history}
     assert first["D02-bike-parking-2026"].rule.effective_from.isoformat() == "2026-01-01"
     assert {v.source for v in history} == {"yaml:2026.2"}
+
+
+def a_timer(timer_id: str, dispatch_id: str = "D-1", **fields: object) -> Timer:
+    made = Timer(
+        timer_id,
+        "C-1",
+        dispatch_id,
+        "D02-transport",
+        Stage.DISPOSAL,
+        EscalationKind.WARNING,
+        1,
+        AT + timedelta(hours=1),
+        AT,
+        AT + timedelta(hours=2),
+    )
+    for key, value in fields.items():
+        setattr(made, key, value)
+    return made
+
+
+async def test_rows_added_in_a_transaction_are_read_changed_and_cancelled_before_commit(
+    db_engine: AsyncEngine,
+) -> None:
+    """New cases, assignments and timers wait in memory until a query or the commit
+    writes them: every read in the transaction still sees them as last saved."""
+    case = a_case("C-1")
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        uow.cases.add(case)
+        uow.assignments.add(an_assignment("D-1"))
+        uow.timers.add(a_timer("T-1"))
+        uow.timers.add(a_timer("T-2", dispatch_id="D-2"))
+        case.state, case.attempt = CaseState.COMPLETED, 3
+        await uow.cases.save(case)
+        assert await uow.cases.get("C-1") == case
+        assert await uow.assignments.get("D-1") == an_assignment("D-1")
+        assert await uow.assignments.team_loads("D02-transport") == {"D02-transport-road": 1}
+        assert await uow.assignments.last_team("D02-transport") == "D02-transport-road"
+        assert await uow.timers.cancel(case_id="C-1", dispatch_id="D-1") == 1
+        uow.assignments.add(an_assignment("D-3", team_id="D02-transport-road2"))
+        assert [a.dispatch_id for a in await uow.assignments.for_case("C-1")] == ["D-1", "D-3"]
+        statuses = {t.timer_id: t.status for t in await uow.timers.of(case_id="C-1")}
+        assert statuses == {"T-1": TimerStatus.CANCELLED, "T-2": TimerStatus.PENDING}
+        await uow.commit()
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        assert await uow.cases.get("C-1") == case
+        assert [a.team_id for a in await uow.assignments.for_case("C-1")] == [
+            "D02-transport-road",
+            "D02-transport-road2",
+        ]
+        statuses = {t.timer_id: t.status for t in await uow.timers.of(case_id="C-1")}
+        assert statuses == {"T-1": TimerStatus.CANCELLED, "T-2": TimerStatus.PENDING}
+
+
+async def test_the_latest_team_and_loads_count_stored_and_new_rows(db_engine: AsyncEngine) -> None:
+    later = AT + timedelta(minutes=5)
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        uow.assignments.add(an_assignment("D-1", team_id="road"))
+        uow.assignments.add(an_assignment("D-2", team_id="road2", dispatched_at=later))
+        uow.assignments.add(
+            an_assignment("D-3", team_id="road2", status=AssignmentStatus.COMPLETED)
+        )
+        await uow.commit()
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        assert await uow.assignments.last_team("D02-transport") == "road2"
+        uow.assignments.add(an_assignment("D-4", team_id="road", dispatched_at=later))
+        # The same moment as the stored D-2: the ids decide, as the database orders them.
+        assert await uow.assignments.last_team("D02-transport") == "road"
+        uow.assignments.add(
+            an_assignment("D-5", team_id="road3", dispatched_at=later + AT.resolution)
+        )
+        assert await uow.assignments.last_team("D02-transport") == "road3"
+        assert await uow.assignments.team_loads("D02-transport") == {
+            "road": 2,
+            "road2": 1,
+            "road3": 1,
+        }
+
+
+async def test_cancelling_changes_loaded_timers_and_keeps_unwritten_changes(
+    db_engine: AsyncEngine,
+) -> None:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        for timer_id in ("T-1", "T-2", "T-3"):
+            uow.timers.add(a_timer(timer_id))
+        await uow.commit()
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        first = {t.timer_id: t for t in await uow.timers.of(case_id="C-1")}["T-1"]
+        first.status = TimerStatus.FIRED
+        await uow.timers.save(first)  # not written yet when the cancel runs
+        assert await uow.timers.cancel(case_id="C-1") == 2
+        statuses = {t.timer_id: t.status for t in await uow.timers.of(case_id="C-1")}
+        assert statuses == {
+            "T-1": TimerStatus.FIRED,
+            "T-2": TimerStatus.CANCELLED,
+            "T-3": TimerStatus.CANCELLED,
+        }
+        assert await uow.timers.suspend(case_id="C-1") == 0
+        await uow.commit()
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        statuses = {t.timer_id: t.status for t in await uow.timers.of(case_id="C-1")}
+        assert statuses["T-1"] is TimerStatus.FIRED and statuses["T-2"] is TimerStatus.CANCELLED
+
+
+async def test_a_failed_savepoint_forgets_the_rows_added_inside_it(db_engine: AsyncEngine) -> None:
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        uow.cases.add(a_case("C-1"))
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                uow.cases.add(a_case("C-2"))
+                uow.timers.add(a_timer("T-1"))
+                raise RuntimeError("this item fails alone")
+        assert await uow.cases.get("C-2") is None
+        await uow.commit()
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        assert await uow.cases.get("C-1") == a_case("C-1")
+        assert await uow.cases.get("C-2") is None
+        assert await uow.timers.of(case_id="C-1") == []
+
+
+async def test_a_batch_of_filed_cases_inserts_each_table_once(
+    db_engine: AsyncEngine, shipped_reference: ReferenceData
+) -> None:
+    """The batch's new rows go in one executemany per table at commit (not an
+    ORM flush before every query), and a new case saved again is not updated."""
+    ctx = DispatchContext(
+        reference=shipped_reference, clock=SimulatedClock(local(2026, 3, 2, 10, 0))
+    )
+    await catalogue.seed_from_file(DispatchUnitOfWork(db_engine, "dispatch"), ctx)
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    event.listen(db_engine.sync_engine, "before_cursor_execute", record)
+    try:
+        batch = [
+            incoming(filed_case(f"C-{n}", "E0403", district="D01", point=None), CASE_FILED)
+            for n in range(3)
+        ]
+        async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+            await handlers.prepare_batch(batch, uow)
+            for filed in batch:
+                await handlers.on_intake_event(filed, uow, ctx=ctx)
+            await uow.commit()
+    finally:
+        event.remove(db_engine.sync_engine, "before_cursor_execute", record)
+    writes = [s.split(" (")[0] for s in statements if s.startswith(("INSERT", "UPDATE"))]
+    assert sorted(w for w in writes if "dispatch_" in w) == [
+        "INSERT INTO dispatch_assignment",
+        "INSERT INTO dispatch_case",
+        "INSERT INTO dispatch_timer",
+    ]
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        for n in range(3):
+            case = await uow.cases.get(f"C-{n}")
+            assert case is not None and case.state is CaseState.DISPATCHED
+            assert len(await uow.assignments.for_case(f"C-{n}")) == 1
+            assert len(await uow.timers.of(case_id=f"C-{n}")) == 2

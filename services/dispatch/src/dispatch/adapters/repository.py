@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dispatch.adapters.tables import AssignmentRow, CaseRow
-from dispatch.adapters.tracking import TrackedRows
+from dispatch.adapters.tracking import Fields, TrackedRows, Values
 from dispatch.domain.areas import Place
 from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
 
@@ -21,42 +21,56 @@ class CaseRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._rows: TrackedRows[CaseRow] = TrackedRows(session, lambda r: r.case_id)
-        # Cases read ahead for a fetched batch (row-locked as `get(for_update=True)`
-        # locks), or added since: None means "no such case" when it was read.
-        self._known: dict[str, CaseRow | None] = {}
+        self._rows: TrackedRows[CaseRow] = TrackedRows(session, CaseRow)
+        # Loaded rows this transaction holds a row lock on (read ahead for a batch,
+        # or by `get(for_update=True)`), and ids read ahead and found absent.
+        self._locked: set[str] = set()
+        self._absent: set[str] = set()
 
     async def preload(self, case_ids: Iterable[str]) -> None:
         """A batch's cases in one `IN` query, so each event's `get` finds its
         case here (one SELECT per event was a sixth of dispatch's time)."""
-        wanted = sorted({c for c in case_ids if c} - self._known.keys())
+        wanted = sorted(
+            {c for c in case_ids if c and self._rows.new(c) is None} - self._locked - self._absent
+        )
         if not wanted:
             return
         query = select(CaseRow).where(col(CaseRow.case_id).in_(wanted)).with_for_update()
-        found = {row.case_id: self._rows.seen(row) for row in (await self._session.exec(query))}
-        self._known.update((case_id, found.get(case_id)) for case_id in wanted)
+        for row in await self._session.exec(query):
+            self._rows.seen(row)
+            self._locked.add(row.case_id)
+        self._absent.update(c for c in wanted if c not in self._locked)
 
     def add(self, case: CaseFile) -> None:
-        row = _case_row(case)
-        self._rows.add(row)
-        self._known[case.case_id] = row
+        """A new case: inserted with the transaction's other new cases (see TrackedRows)."""
+        self._rows.add(_case_values(case))
 
     async def save(self, case: CaseFile) -> None:
-        await self._rows.save(_case_row(case))
-        if case.case_id in self._known:
-            self._known[case.case_id] = self._rows.tracked(case.case_id)
+        await self._rows.save(_case_values(case))
 
     async def get(self, case_id: str, *, for_update: bool = False) -> CaseFile | None:
-        if case_id in self._known:
-            known = self._known[case_id]
-            return _case(known) if known is not None else None
-        query = select(CaseRow).where(CaseRow.case_id == case_id)
+        """The case as this transaction sees it: added, read ahead, loaded, or read now.
+
+        A row loaded without a lock is read again with one when ``for_update`` asks.
+        """
+        values = self._rows.new(case_id)
+        if values is not None:
+            return _case(Fields(values))
+        tracked = self._rows.tracked(case_id)
+        if tracked is not None and (case_id in self._locked or not for_update):
+            return _case(tracked)
+        if case_id in self._absent:
+            return None
+        query = _CASE_LOCKED if for_update else _CASE
+        row = (await self._session.exec(query, params={"wanted_case_id": case_id})).first()
+        if row is None:
+            return None
         if for_update:
-            query = query.with_for_update()
-        row = (await self._session.exec(query)).first()
-        return _case(self._rows.seen(row)) if row else None
+            self._locked.add(case_id)
+        return _case(self._rows.seen(row))
 
     async def in_state(self, state: CaseState, limit: int = 500) -> list[CaseFile]:
+        await self._rows.write()
         query = (
             select(CaseRow)
             .where(CaseRow.state == state.value)
@@ -65,25 +79,59 @@ class CaseRepository:
         )
         return [_case(row) for row in (await self._session.exec(query)).all()]
 
+    async def write(self) -> None:
+        """Insert the cases added in this transaction (at commit, or before a query)."""
+        await self._rows.write()
+
+    def discard(self) -> None:
+        self._rows.discard()
+
 
 class AssignmentRepository:
-    """Assignments (one per department per decision), by dispatch id and by case."""
+    """Assignments (one per department per decision), by dispatch id and by case.
+
+    Assignments added in this transaction wait in memory (see TrackedRows): a
+    query by case first writes them (one executemany, where the ORM's autoflush
+    flushed everything pending before every query); the team measures count
+    them in memory instead, as a filed case asks for those before each decision.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._rows: TrackedRows[AssignmentRow] = TrackedRows(session, lambda r: r.dispatch_id)
+        self._rows: TrackedRows[AssignmentRow] = TrackedRows(session, AssignmentRow)
 
     def add(self, assignment: Assignment) -> None:
-        self._rows.add(_assignment_row(assignment))
+        self._rows.add(_assignment_values(assignment))
 
     async def save(self, assignment: Assignment) -> None:
-        await self._rows.save(_assignment_row(assignment))
+        await self._rows.save(_assignment_values(assignment))
+
+    async def preload(self, dispatch_ids: Iterable[str]) -> None:
+        """A batch's assignments by dispatch id in one `IN` query, for `get`."""
+        wanted = sorted(
+            {
+                d
+                for d in dispatch_ids
+                if d and self._rows.new(d) is None and self._rows.tracked(d) is None
+            }
+        )
+        if not wanted:
+            return
+        query = select(AssignmentRow).where(col(AssignmentRow.dispatch_id).in_(wanted))
+        for row in await self._session.exec(query):
+            self._rows.seen(row)
 
     async def get(self, dispatch_id: str) -> Assignment | None:
-        row = await self._session.get(AssignmentRow, dispatch_id)
+        values = self._rows.new(dispatch_id)
+        if values is not None:
+            return _assignment(Fields(values))
+        row = self._rows.tracked(dispatch_id)
+        if row is None:
+            row = await self._session.get(AssignmentRow, dispatch_id)
         return _assignment(self._rows.seen(row)) if row else None
 
     async def for_case(self, case_id: str) -> list[Assignment]:
+        await self._rows.write()
         query = (
             select(AssignmentRow)
             .where(AssignmentRow.case_id == case_id)
@@ -98,34 +146,82 @@ class AssignmentRepository:
         ]
 
     async def last_team(self, department_id: str) -> str | None:
-        """The team that got the department's most recent case (round-robin's turn)."""
-        query = (
-            select(AssignmentRow.team_id)
-            .where(AssignmentRow.department_id == department_id, AssignmentRow.team_id != "")
-            .order_by(
-                col(AssignmentRow.dispatched_at).desc(), col(AssignmentRow.dispatch_id).desc()
-            )
-            .limit(1)
-        )
-        return (await self._session.exec(query)).first()
+        """The team that got the department's most recent case (round-robin's turn).
+
+        The stored rows' latest, against this transaction's new rows in memory
+        (no write for it); a tie on the time between different teams, which only
+        the database's order of ids may break, is asked of it after writing them.
+        """
+        params = {"wanted_department_id": department_id}
+        latest = [
+            (values["dispatched_at"], values["team_id"])
+            for values in self._rows.pending()
+            if values["department_id"] == department_id and values["team_id"] != ""
+        ]
+        stored = (await self._session.exec(_LAST_TEAM, params=params)).first()
+        if stored is not None:
+            latest.append((stored[1], stored[0]))
+        if not latest:
+            return None
+        newest = max(at for at, _ in latest)
+        teams = {team for at, team in latest if at == newest}
+        if len(teams) == 1:
+            return teams.pop()
+        await self._rows.write()
+        return (await self._session.exec(_LAST_TEAM, params=params)).first()[0]  # type: ignore[index]
 
     async def team_loads(self, department_id: str) -> dict[str, int]:
-        """Open cases per team of a department (least-loaded's measure)."""
-        query = (
-            select(AssignmentRow.team_id, func.count())
-            .where(
-                AssignmentRow.department_id == department_id,
-                AssignmentRow.status == AssignmentStatus.ACTIVE.value,
-                AssignmentRow.team_id != "",
-            )
-            .group_by(col(AssignmentRow.team_id))
+        """Open cases per team of a department (least-loaded's measure): the stored
+        rows counted by the database, this transaction's new ones in memory."""
+        stored = await self._session.exec(
+            _TEAM_LOADS, params={"wanted_department_id": department_id}
         )
-        return {team: int(count) for team, count in (await self._session.exec(query)).all()}
+        loads = {team: int(count) for team, count in stored.all()}
+        for values in self._rows.pending():
+            if (
+                values["department_id"] == department_id
+                and values["status"] == AssignmentStatus.ACTIVE.value
+                and values["team_id"] != ""
+            ):
+                loads[values["team_id"]] = loads.get(values["team_id"], 0) + 1
+        return loads
+
+    async def write(self) -> None:
+        """Insert the assignments added in this transaction (at commit, or before a query)."""
+        await self._rows.write()
+
+    def discard(self) -> None:
+        self._rows.discard()
 
 
-def _case_row(case: CaseFile) -> CaseRow:
+# The per-event reads, built once with parameters: building a statement per call
+# (and its cache key) cost about as much as running it.
+_CASE = select(CaseRow).where(CaseRow.case_id == bindparam("wanted_case_id"))
+_CASE_LOCKED = _CASE.with_for_update()
+_LAST_TEAM = (
+    select(AssignmentRow.team_id, AssignmentRow.dispatched_at)
+    .where(
+        AssignmentRow.department_id == bindparam("wanted_department_id"),
+        AssignmentRow.team_id != "",
+    )
+    .order_by(col(AssignmentRow.dispatched_at).desc(), col(AssignmentRow.dispatch_id).desc())
+    .limit(1)
+)
+_TEAM_LOADS = (
+    select(AssignmentRow.team_id, func.count())
+    .where(
+        AssignmentRow.department_id == bindparam("wanted_department_id"),
+        AssignmentRow.status == AssignmentStatus.ACTIVE.value,
+        AssignmentRow.team_id != "",
+    )
+    .group_by(col(AssignmentRow.team_id))
+)
+
+
+def _case_values(case: CaseFile) -> Values:
+    """Every column of the case's row (a new row is inserted with exactly these)."""
     point = case.place.point
-    return CaseRow(
+    return dict(
         case_id=case.case_id,
         category_code=case.category_code,
         district_code=case.place.district_code,
@@ -147,7 +243,7 @@ def _case_row(case: CaseFile) -> CaseRow:
     )
 
 
-def _case(row: CaseRow) -> CaseFile:
+def _case(row: CaseRow | Fields) -> CaseFile:
     point = (
         (row.latitude, row.longitude)
         if row.latitude is not None and row.longitude is not None
@@ -171,8 +267,9 @@ def _case(row: CaseRow) -> CaseFile:
     )
 
 
-def _assignment_row(a: Assignment) -> AssignmentRow:
-    return AssignmentRow(
+def _assignment_values(a: Assignment) -> Values:
+    """Every column of the assignment's row."""
+    return dict(
         dispatch_id=a.dispatch_id,
         case_id=a.case_id,
         department_id=a.department_id,
@@ -192,7 +289,7 @@ def _assignment_row(a: Assignment) -> AssignmentRow:
     )
 
 
-def _assignment(row: AssignmentRow) -> Assignment:
+def _assignment(row: AssignmentRow | Fields) -> Assignment:
     return Assignment(
         dispatch_id=row.dispatch_id,
         case_id=row.case_id,

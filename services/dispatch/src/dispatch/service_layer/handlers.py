@@ -22,9 +22,21 @@ from svckit.messaging.envelope import IncomingEvent
 log = get_logger(__name__)
 
 
+WORK_ORDER_EVENTS = (
+    workorder_events.WorkOrderReturned,
+    workorder_events.WorkOrderExtensionRequested,
+    workorder_events.WorkOrderCompleted,
+    workorder_events.WorkOrderReopened,
+)
+
+
 async def prepare_batch(events: list[IncomingEvent], uow: DispatchUnitOfWork) -> None:
-    """Before a fetched batch: its cases in one query (see `CaseRepository.preload`)."""
+    """Before a fetched batch: its cases in one query (see `CaseRepository.preload`),
+    and the assignments its work-order events name, in another (one `get` each)."""
     await uow.cases.preload(e.case_id for e in events)
+    await uow.assignments.preload(
+        e.message.dispatch_id for e in events if isinstance(e.message, WORK_ORDER_EVENTS)
+    )
 
 
 async def on_intake_event(

@@ -30,6 +30,7 @@ from dispatch.domain.model import (
 )
 from dispatch.domain.permissions import DISPATCHERS, require_request_id, require_role
 from dispatch.domain.stages import Stage, lookup
+from dispatch.domain.teams import Strategy
 from dispatch.service_layer.context import DispatchContext
 from dispatch.service_layer.timers import schedule_stage
 from dispatch.service_layer.tracing import action_span
@@ -115,10 +116,10 @@ async def team_for(uow: DispatchUnitOfWork, ctx: DispatchContext, department_id:
     teams = ctx.reference.teams.get(department_id)
     if teams is None:
         return ""
-    return teams.pick(
-        last_team_id=await uow.assignments.last_team(department_id),
-        loads=await uow.assignments.team_loads(department_id),
-    )
+    # Each strategy reads one measure; the other would be a query for nothing.
+    if teams.strategy is Strategy.LEAST_LOADED:
+        return teams.pick(last_team_id=None, loads=await uow.assignments.team_loads(department_id))
+    return teams.pick(last_team_id=await uow.assignments.last_team(department_id), loads={})
 
 
 async def _queue_for_manual(
