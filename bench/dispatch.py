@@ -174,7 +174,8 @@ def filed(n: int, s: Sample) -> IncomingEvent:
 async def service_layer(
     reference: ReferenceData, workload: list[Sample], batch: int, directory: Path
 ) -> None:
-    """Each batch: one transaction with the inbox check, the handler per event, the commit."""
+    """Each batch: one transaction with the inbox check, the prepare hook (batches
+    only, as the pull worker runs it), the handler per event, the commit."""
     engine = db.create_engine(f"sqlite+aiosqlite:///{directory / f'dispatch-{batch}.db'}")
     await db.create_tables(engine)
     ctx = DispatchContext(reference=reference)
@@ -195,6 +196,8 @@ async def service_layer(
         began = time.perf_counter()
         async with uow() as unit:
             handled = await unit.seen_many(CONSUMER, [e.id for e in chunk])
+            if len(chunk) > 1:
+                await handlers.prepare_batch([e for e in chunk if e.id not in handled], unit)
             for event in chunk:
                 if event.id in handled:
                     continue
