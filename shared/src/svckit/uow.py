@@ -14,7 +14,8 @@ from types import TracebackType
 from typing import Self
 
 from google.protobuf.message import Message
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +25,12 @@ from svckit.clock import utcnow
 from svckit.messaging import envelope as ce
 from svckit.tables import InboxMessage, OutboxMessage
 from svckit.telemetry import inject_context
+
+_INBOX = InboxMessage.__table__  # type: ignore[attr-defined]
+# Asked by every idempotent command: built once, not per call.
+_SEEN = sa_select(_INBOX).where(
+    _INBOX.c.consumer == bindparam("consumer"), _INBOX.c.message_id == bindparam("message_id")
+)
 
 
 class SqlUnitOfWork:
@@ -161,7 +168,11 @@ class SqlUnitOfWork:
         for row in reversed(self._inbox_rows):
             if row["consumer"] == consumer and row["message_id"] == message_id:
                 return InboxMessage.model_validate(row)
-        return await self.session.get(InboxMessage, (consumer, message_id))
+        connection = await self.session.connection()
+        stored = (
+            await connection.execute(_SEEN, {"consumer": consumer, "message_id": message_id})
+        ).first()
+        return InboxMessage.model_validate(dict(stored._mapping)) if stored else None
 
     async def seen_many(self, consumer: str, message_ids: list[str]) -> set[str]:
         """Which of these messages were handled already: one query for a batch."""

@@ -13,9 +13,10 @@ memory (lookups see them) and reach the table in two statements at commit
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, or_, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from intake.adapters.tables import FusionEntryRow
@@ -24,6 +25,24 @@ from intake.domain.policy import FusionRule
 from svckit.rows import insert_rows
 
 TABLE: Table = FusionEntryRow.__table__  # type: ignore[attr-defined]
+
+
+_BY_CASE = select(TABLE).where(TABLE.c.case_id == bindparam("case_id"))
+
+
+@cache
+def _candidates_query(located: bool, component: bool) -> Select[Any]:
+    """The look-up for a sighting with a place, a component, or both (built
+    once per shape: every detection asks it)."""
+    near: list[ColumnElement[bool]] = []
+    if located:
+        near.append(
+            TABLE.c.cell_row.between(bindparam("row_min"), bindparam("row_max"))
+            & TABLE.c.cell_col.between(bindparam("col_min"), bindparam("col_max"))
+        )
+    if component:
+        near.append(TABLE.c.component_key == bindparam("component_key"))
+    return select(TABLE).where(TABLE.c.category_code == bindparam("category_code"), or_(*near))
 
 
 def _to_entry(row: Mapping[Any, Any]) -> FusionEntry:
@@ -78,20 +97,24 @@ class FusionIndex:
 
     async def candidates(self, sighting: Sighting, rule: FusionRule) -> list[FusionEntry]:
         """Open cases of the sighting's 小类 near it or about the same component."""
-        near: list[ColumnElement[bool]] = []
         box = None
+        params: dict[str, Any] = {"category_code": sighting.category_code}
         if sighting.located:
             assert sighting.latitude is not None and sighting.longitude is not None
             box = search_range(sighting.latitude, sighting.longitude, rule.radius_m)
-            near.append(
-                TABLE.c.cell_row.between(box.row_min, box.row_max)
-                & TABLE.c.cell_col.between(box.col_min, box.col_max)
-            )
+            params |= {
+                "row_min": box.row_min,
+                "row_max": box.row_max,
+                "col_min": box.col_min,
+                "col_max": box.col_max,
+            }
         if sighting.component_key:
-            near.append(TABLE.c.component_key == sighting.component_key)
-        if not near:
+            params["component_key"] = sighting.component_key
+        if box is None and not sighting.component_key:
             return []
-        rows = await self._read(TABLE.c.category_code == sighting.category_code, or_(*near))
+        connection = await self.session.connection()
+        query = _candidates_query(box is not None, bool(sighting.component_key))
+        rows = [row._mapping for row in await connection.execute(query, params)]
         found = {r["case_id"]: _to_entry(r) for r in rows if r["case_id"] not in self._pending}
         found.update(
             (case_id, entry)
@@ -103,8 +126,9 @@ class FusionIndex:
     async def get(self, case_id: str) -> FusionEntry | None:
         if case_id in self._pending:
             return self._pending[case_id]
-        rows = await self._read(TABLE.c.case_id == case_id)
-        return _to_entry(rows[0]) if rows else None
+        connection = await self.session.connection()
+        found = (await connection.execute(_BY_CASE, {"case_id": case_id})).first()
+        return _to_entry(found._mapping) if found else None
 
     def add(self, entry: FusionEntry) -> None:
         """The entry of a case opened in this transaction."""
@@ -129,8 +153,3 @@ class FusionIndex:
             connection, TABLE, [_values(e) for e in self._pending.values() if e is not None]
         )
         self._pending.clear()
-
-    async def _read(self, *where: ColumnElement[bool]) -> list[Mapping[Any, Any]]:
-        connection = await self.session.connection()
-        result = await connection.execute(select(TABLE).where(*where))
-        return [row._mapping for row in result]

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, literal, union_all
+from sqlalchemy import Table, bindparam, func, literal, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -78,6 +78,13 @@ def _columns(case: Case) -> dict[str, Any]:
 
 CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 LINKS: Table = DetectionLink.__table__  # type: ignore[attr-defined]
+
+# Asked per event: built once (building a statement per call cost about as
+# much as running it).
+_CASE_BY_ID = sa_select(CASES).where(CASES.c.case_id == bindparam("case_id"))
+_CASE_OF_DETECTION = sa_select(LINKS.c.case_id).where(
+    LINKS.c.detection_id == bindparam("detection_id")
+)
 
 
 def _to_case(row: Mapping[Any, Any], links: Sequence[DetectionLink] = ()) -> Case:
@@ -197,9 +204,7 @@ class CaseRepository:
         if case_id in self._absent:
             return None
         connection = await self.session.connection()
-        found = (
-            await connection.execute(sa_select(CASES).where(CASES.c.case_id == case_id))
-        ).first()
+        found = (await connection.execute(_CASE_BY_ID, {"case_id": case_id})).first()
         if found is None:
             self._absent.add(case_id)
             return None
@@ -240,9 +245,7 @@ class CaseRepository:
             return self._new_links[detection_id]
         connection = await self.session.connection()
         return (
-            await connection.execute(
-                sa_select(LINKS.c.case_id).where(LINKS.c.detection_id == detection_id)
-            )
+            await connection.execute(_CASE_OF_DETECTION, {"detection_id": detection_id})
         ).scalar()
 
     async def outcome(self, detection_id: str) -> str | None:

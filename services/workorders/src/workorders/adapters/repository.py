@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from svckit.rows import insert_rows, rewrite_rows
@@ -32,6 +32,18 @@ from workorders.domain.model import (
 from workorders.domain.paging import Position
 
 ORDERS: Table = WorkOrderRow.__table__  # type: ignore[attr-defined]
+
+# The per-action look-ups, built once (building a statement per call cost about
+# as much as running it).
+_BY_ID = select(ORDERS).where(ORDERS.c.order_id == bindparam("order_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_BY_DISPATCH = select(ORDERS).where(ORDERS.c.dispatch_id == bindparam("dispatch_id"))
+_BY_KEY = select(ORDERS).where(
+    ORDERS.c.case_id == bindparam("case_id"),
+    ORDERS.c.department_id == bindparam("department_id"),
+    ORDERS.c.role == bindparam("role"),
+    ORDERS.c.attempt == bindparam("attempt"),
+)
 
 
 class WorkOrderRepository:
@@ -50,16 +62,14 @@ class WorkOrderRepository:
         pending = self._pending(order_id)
         if pending is not None:
             return pending
-        query = select(ORDERS).where(ORDERS.c.order_id == order_id)
-        if for_update:
-            query = query.with_for_update()
-        return await self._first(query)
+        query = _BY_ID_LOCKED if for_update else _BY_ID
+        return await self._first(query, order_id=order_id)
 
     async def get_by_dispatch(self, dispatch_id: str) -> WorkOrder | None:
         for order in self._unwritten():
             if order.dispatch_id == dispatch_id:
                 return order
-        return await self._first(select(ORDERS).where(ORDERS.c.dispatch_id == dispatch_id))
+        return await self._first(_BY_DISPATCH, dispatch_id=dispatch_id)
 
     async def get_by_key(
         self, case_id: str, department_id: str, role: OrderRole, attempt: int
@@ -73,13 +83,13 @@ class WorkOrderRepository:
                 attempt,
             ):
                 return order
-        query = select(ORDERS).where(
-            ORDERS.c.case_id == case_id,
-            ORDERS.c.department_id == department_id,
-            ORDERS.c.role == role.value,
-            ORDERS.c.attempt == attempt,
+        return await self._first(
+            _BY_KEY,
+            case_id=case_id,
+            department_id=department_id,
+            role=role.value,
+            attempt=attempt,
         )
-        return await self._first(query)
 
     async def save(self, order: WorkOrder) -> None:
         """Write a changed order back to its row (at commit)."""
@@ -146,10 +156,10 @@ class WorkOrderRepository:
     def _unwritten(self) -> list[WorkOrder]:
         return [*self._to_insert.values(), *self._to_update.values()]
 
-    async def _first(self, query: Any) -> WorkOrder | None:
+    async def _first(self, query: Select[Any], **params: Any) -> WorkOrder | None:
         """The first row's order; this transaction's unwritten version if it changed one."""
         connection = await self._session.connection()
-        row = (await connection.execute(query)).first()
+        row = (await connection.execute(query, params)).first()
         if row is None:
             return None
         return self._pending(row.order_id) or _to_domain(row._mapping)
