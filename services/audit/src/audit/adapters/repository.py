@@ -5,9 +5,10 @@ tables are in `ledger_repository`."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Executable, bindparam, or_, union
 from sqlalchemy import select as sa_select
@@ -31,7 +32,7 @@ from audit.domain.model import (
     Verification,
 )
 from svckit.clock import utcnow
-from svckit.rows import insert_rows
+from svckit.rows import insert_rows, rewrite_rows
 
 
 def bounding_box(latitude: float, radius_m: float) -> tuple[float, float]:
@@ -47,6 +48,18 @@ _AWAITING = CaseStatus.AWAITING_VERIFICATION.value
 _CASE = CaseRow.__table__  # type: ignore[attr-defined]
 _LINK = DetectionCaseRow.__table__  # type: ignore[attr-defined]
 _DETECTION = DetectionRow.__table__  # type: ignore[attr-defined]
+_DISPOSER = DisposerRow.__table__  # type: ignore[attr-defined]
+_VERIFICATION = VerificationRow.__table__  # type: ignore[attr-defined]
+_DISPOSERS_OF = sa_select(_DISPOSER.c.case_id, _DISPOSER.c.user_id, _DISPOSER.c.department_id)
+
+# The columns `CaseRepository.save` leaves alone on a new case (a case filed
+# without a place): their defaults, as the table has them.
+_NEW_ROW: dict[str, Any] = {
+    "category_code": "",
+    "latitude": None,
+    "longitude": None,
+    "district_code": "",
+}
 
 # Cases awaiting verification within a box, whatever their 小类 (compared in
 # Python): the status index then leads, where SQLite picked the 小类's index
@@ -86,88 +99,108 @@ def _same_source_query(identities: tuple[str, ...], unwritten: bool) -> Executab
 
 
 class CaseRepository:
-    """Cases' verification status, disposers and verifications."""
+    """Cases' verification status, disposers and verifications.
+
+    Rows are read and written with Core statements over plain mappings, not
+    ORM objects (every recorded event reads and rewrites its case; the ORM's
+    per-object bookkeeping cost more than the statements). What this
+    transaction saves waits here, where `get` finds it, and reaches the
+    tables in one executemany per kind at commit (`write_pending`), or
+    before a query that must see it (`awaiting_verification`)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        # Rows read or created in this transaction: read again without a query,
-        # so a batch of events about one case costs one SELECT.
-        self._rows: dict[str, CaseRow] = {}
+        # Column values of each case read or saved in this transaction: read
+        # again without a query, so a batch of events about one case costs one
+        # SELECT (and the row lock is taken once).
+        self._cases: dict[str, dict[str, Any]] = {}
         self._absent: set[str] = set()
-        # Disposer rows of cases read in this transaction (kept current by `save`).
-        self._disposers: dict[str, list[DisposerRow]] = {}
+        # Saved, not written yet: new rows, changed rows, and those of either
+        # that await verification (a look's query must see these).
+        self._to_insert: set[str] = set()
+        self._to_update: set[str] = set()
+        self._awaiting: set[str] = set()
+        # (user, department) of the disposers of cases read in this
+        # transaction (kept current by `save`); new ones, and new
+        # verifications, as rows to insert.
+        self._disposers: dict[str, list[tuple[str, str]]] = {}
+        self._disposers_to_insert: list[dict[str, Any]] = []
+        self._verifications_to_insert: list[dict[str, Any]] = []
 
     async def preload(self, case_ids: Iterable[str]) -> None:
         """Read a batch's cases and their disposers in two `IN` queries, so
         each event's `get` finds them here (row-locked as `get` locks them)."""
-        wanted = sorted({c for c in case_ids if c} - self._rows.keys() - self._absent)
+        wanted = sorted({c for c in case_ids if c} - self._cases.keys() - self._absent)
         if not wanted:
             return
-        with self.session.no_autoflush:
-            rows = (
-                await self.session.exec(
-                    select(CaseRow).where(col(CaseRow.case_id).in_(wanted)).with_for_update()
-                )
-            ).all()
-            disposers = (
-                await self.session.exec(
-                    select(DisposerRow).where(col(DisposerRow.case_id).in_(wanted))
-                )
-            ).all()
-        self._rows.update((row.case_id, row) for row in rows)
-        self._absent.update(set(wanted) - self._rows.keys())
+        connection = await self.session.connection()
+        rows = await connection.execute(
+            sa_select(_CASE).where(_CASE.c.case_id.in_(wanted)).with_for_update()
+        )
+        for row in rows:
+            self._cases[row.case_id] = dict(row._mapping)
+        self._absent.update(set(wanted) - self._cases.keys())
         for case_id in wanted:
             self._disposers[case_id] = []
-        for disposer in disposers:
-            self._disposers[disposer.case_id].append(disposer)
+        disposers = await connection.execute(_DISPOSERS_OF.where(_DISPOSER.c.case_id.in_(wanted)))
+        for case_id, user_id, department_id in disposers:
+            self._disposers[case_id].append((user_id, department_id))
+
+    async def _row(self, case_id: str) -> dict[str, Any] | None:
+        """The case's columns: saved or read in this transaction, or read now
+        (row-locked on PostgreSQL; SQLite serialises writers anyway)."""
+        if case_id in self._cases:
+            return self._cases[case_id]
+        if case_id in self._absent:
+            return None
+        connection = await self.session.connection()
+        found = (
+            await connection.execute(
+                sa_select(_CASE).where(_CASE.c.case_id == case_id).with_for_update()
+            )
+        ).first()
+        if found is None:
+            self._absent.add(case_id)
+            return None
+        row = self._cases[case_id] = dict(found._mapping)
+        return row
 
     async def get(self, case_id: str, *, disposers: bool = True) -> CaseRecord | None:
         """The case, row-locked on PostgreSQL (SQLite serialises writers anyway),
         so a consumer and a gRPC command never overwrite each other's change.
         `disposers=False` skips loading them (recording events that do not
         touch them: one query less per event)."""
-        row = self._rows.get(case_id)
+        row = await self._row(case_id)
         if row is None:
-            # No autoflush: a row this transaction has not touched cannot depend
-            # on its pending writes, which are then sent together at commit.
-            if case_id in self._absent:
-                return None
-            with self.session.no_autoflush:
-                row = await self.session.get(CaseRow, case_id, with_for_update=True)
-            if row is None:
-                self._absent.add(case_id)
-                return None
-            self._rows[case_id] = row
+            return None
         found = await self._disposers_of(case_id) if disposers else []
         closer = (
-            Party(row.closed_by_user_id, row.closed_by_department_id, row.closed_by_role)
-            if row.closed_by_user_id
+            Party(row["closed_by_user_id"], row["closed_by_department_id"], row["closed_by_role"])
+            if row["closed_by_user_id"]
             else None
         )
         return CaseRecord(
-            case_id=row.case_id,
-            status=CaseStatus(row.status),
-            origin_traceparent=row.origin_traceparent,
-            origin_from_filing=row.origin_from_filing,
-            disposers=[Party(d.user_id, d.department_id) for d in found],
-            verification_id=row.verification_id,
+            case_id=row["case_id"],
+            status=CaseStatus(row["status"]),
+            origin_traceparent=row["origin_traceparent"],
+            origin_from_filing=row["origin_from_filing"],
+            disposers=[Party(user_id, department_id) for user_id, department_id in found],
+            verification_id=row["verification_id"],
             closed_by=closer,
-            reason_code=row.reason_code,
-            closed_at=row.closed_at,
-            machine_verified=row.machine_verified,
+            reason_code=row["reason_code"],
+            closed_at=row["closed_at"],
+            machine_verified=row["machine_verified"],
             place=_place(row),
-            completed_at=row.completed_at,
+            completed_at=row["completed_at"],
         )
 
-    async def _disposers_of(self, case_id: str) -> list[DisposerRow]:
+    async def _disposers_of(self, case_id: str) -> list[tuple[str, str]]:
         if case_id not in self._disposers:
-            self._disposers[case_id] = list(
-                (
-                    await self.session.exec(
-                        select(DisposerRow).where(DisposerRow.case_id == case_id)
-                    )
-                ).all()
-            )
+            connection = await self.session.connection()
+            rows = await connection.execute(_DISPOSERS_OF.where(_DISPOSER.c.case_id == case_id))
+            self._disposers[case_id] = [
+                (user_id, department_id) for _, user_id, department_id in rows
+            ]
         return self._disposers[case_id]
 
     async def get_or_new(self, case_id: str, *, disposers: bool = True) -> tuple[CaseRecord, bool]:
@@ -176,73 +209,89 @@ class CaseRepository:
         return (case, False) if case is not None else (CaseRecord(case_id=case_id), True)
 
     async def save(self, case: CaseRecord) -> None:
-        """Written at the next flush (a query that needs it, or the commit)."""
-        row = self._rows.get(case.case_id)
-        if row is None and case.case_id not in self._absent:
-            row = await self.session.get(CaseRow, case.case_id)
-        if row is None:
-            row = CaseRow(case_id=case.case_id, status=case.status.value, updated_at=utcnow())
-        self._rows[case.case_id] = row
-        self._absent.discard(case.case_id)
+        """Kept here (`get` sees it) and written by `write_pending`."""
+        stored = await self._row(case.case_id)
         closer = case.closed_by or Party("")
-        values: dict[str, object] = {
-            "status": case.status.value,
-            "origin_traceparent": case.origin_traceparent,
-            "origin_from_filing": case.origin_from_filing,
-            "verification_id": case.verification_id,
-            "closed_by_user_id": closer.user_id,
-            "closed_by_department_id": closer.department_id,
-            "closed_by_role": closer.role,
-            "reason_code": case.reason_code,
-            "closed_at": case.closed_at,
-            "machine_verified": case.machine_verified,
-            "completed_at": case.completed_at,
-        }
+        row: dict[str, Any] = dict(stored) if stored is not None else dict(_NEW_ROW)
+        row.update(
+            case_id=case.case_id,
+            status=case.status.value,
+            origin_traceparent=case.origin_traceparent,
+            origin_from_filing=case.origin_from_filing,
+            verification_id=case.verification_id,
+            closed_by_user_id=closer.user_id,
+            closed_by_department_id=closer.department_id,
+            closed_by_role=closer.role,
+            reason_code=case.reason_code,
+            closed_at=case.closed_at,
+            machine_verified=case.machine_verified,
+            completed_at=case.completed_at,
+            updated_at=utcnow(),
+        )
         if case.place is not None:
-            values["category_code"] = case.place.category_code
-            values["latitude"] = case.place.latitude
-            values["longitude"] = case.place.longitude
-            values["district_code"] = case.place.district_code
-        # Only what changed: each assignment goes through SQLModel's and the
-        # ORM's instrumentation, and an event changes one or two columns.
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
-        row.updated_at = utcnow()
-        self.session.add(row)
+            row.update(
+                category_code=case.place.category_code,
+                latitude=case.place.latitude,
+                longitude=case.place.longitude,
+                district_code=case.place.district_code,
+            )
+        self._cases[case.case_id] = row
+        if stored is None:
+            self._absent.discard(case.case_id)
+            self._to_insert.add(case.case_id)
+        elif case.case_id not in self._to_insert:
+            self._to_update.add(case.case_id)
+        if row["status"] == _AWAITING:
+            self._awaiting.add(case.case_id)
+        else:
+            self._awaiting.discard(case.case_id)
         if not case.disposers:
             return
         # The case's stored disposers, read once per transaction (`preload`,
-        # `get`) and kept current here: a `session.get` per disposer per save
-        # was a SELECT, and an autoflush, each time.
+        # `get`) and kept current here: a read per disposer per save was a
+        # SELECT each time.
         known = await self._disposers_of(case.case_id)
-        have = {(d.user_id, d.department_id) for d in known}
         for disposer in case.disposers:
-            if (disposer.user_id, disposer.department_id) not in have:
-                added = DisposerRow(
-                    case_id=case.case_id,
-                    user_id=disposer.user_id,
-                    department_id=disposer.department_id,
+            key = (disposer.user_id, disposer.department_id)
+            if key not in known:
+                known.append(key)
+                self._disposers_to_insert.append(
+                    {"case_id": case.case_id, "user_id": key[0], "department_id": key[1]}
                 )
-                self.session.add(added)
-                known.append(added)
-                have.add((disposer.user_id, disposer.department_id))
 
     def add_verification(self, v: Verification) -> None:
-        self.session.add(
-            VerificationRow(
-                verification_id=v.verification_id,
-                case_id=v.case_id,
-                verifier_user_id=v.verifier.user_id,
-                verifier_department_id=v.verifier.department_id,
-                verifier_role=v.verifier.role,
-                passed=v.passed,
-                note=v.note,
-                verified_at=v.verified_at,
-                machine_verified=v.machine_verified,
-                detection_id=v.detection_id,
-            )
+        """Written by `write_pending` (nothing in this service reads them back)."""
+        self._verifications_to_insert.append(
+            {
+                "verification_id": v.verification_id,
+                "case_id": v.case_id,
+                "verifier_user_id": v.verifier.user_id,
+                "verifier_department_id": v.verifier.department_id,
+                "verifier_role": v.verifier.role,
+                "passed": v.passed,
+                "note": v.note,
+                "verified_at": v.verified_at,
+                "machine_verified": v.machine_verified,
+                "detection_id": v.detection_id,
+            }
         )
+
+    async def write_pending(self) -> None:
+        """Send this transaction's new and changed cases, new disposers and
+        verifications to the database: at commit, and before a query that
+        must see them."""
+        connection = await self.session.connection()
+        await insert_rows(connection, _CASE, [self._cases[c] for c in sorted(self._to_insert)])
+        await rewrite_rows(
+            connection, _CASE, "case_id", [self._cases[c] for c in sorted(self._to_update)]
+        )
+        await insert_rows(connection, _DISPOSER, self._disposers_to_insert)
+        await insert_rows(connection, _VERIFICATION, self._verifications_to_insert)
+        self._to_insert.clear()
+        self._to_update.clear()
+        self._awaiting.clear()
+        self._disposers_to_insert = []
+        self._verifications_to_insert = []
 
     async def awaiting_verification(
         self, look: FreshLook, radius_m: float | None = None, unwritten: Collection[str] = ()
@@ -256,11 +305,16 @@ class CaseRepository:
 
         `unwritten`: detections of the same source this transaction recorded
         but has not written yet (`DetectionRepository.unwritten_like`); their
-        links count as if they were. The session is flushed first, as the
-        ORM's autoflush did, so a case that became awaiting verification
-        earlier in this transaction is seen; the statements are built once
-        and run on the connection (per look, building them and the ORM's
-        execution cost more than the queries)."""
+        links count as if they were. The session is flushed first (the links
+        the ledger repository adds), so the queries see this transaction's
+        links; saved cases are written first only if one of them awaits
+        verification (it became so earlier in this transaction, or changed
+        place): the stored state of the others may still say "awaiting", so
+        those found are dropped, as their saved status is not. The statements
+        are built once and run on the connection (per look, building them and
+        the ORM's execution cost more than the queries)."""
+        if self._awaiting:
+            await self.write_pending()
         await self.session.flush()
         connection = await self.session.connection()
         found: set[str] = set()
@@ -297,7 +351,8 @@ class CaseRepository:
                 params["unwritten"] = sorted(unwritten)
             query = _same_source_query(tuple(identities), bool(unwritten))
             found.update((await connection.execute(query, params)).scalars())
-        return sorted(found)
+        # Saved and unwritten now means no longer awaiting (see above).
+        return sorted(found - self._to_update - self._to_insert)
 
 
 @dataclass(frozen=True)
@@ -431,7 +486,7 @@ class DetectionRepository:
         )
 
 
-def _place(row: CaseRow) -> CasePlace | None:
-    if not row.category_code:
+def _place(row: Mapping[str, Any]) -> CasePlace | None:
+    if not row["category_code"]:
         return None
-    return CasePlace(row.category_code, row.latitude, row.longitude, row.district_code)
+    return CasePlace(row["category_code"], row["latitude"], row["longitude"], row["district_code"])

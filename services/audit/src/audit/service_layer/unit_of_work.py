@@ -36,10 +36,11 @@ class AuditUnitOfWork(SqlUnitOfWork):
         self.detections = DetectionRepository(self.session)
 
     async def commit(self) -> None:
-        """Buffered ledger appends and new detections are written in the same
-        transaction, last."""
+        """Buffered ledger appends, new detections and saved cases are
+        written in the same transaction, last."""
         await self.ledger.write_pending()
         await self.detections.write_pending()
+        await self.cases.write_pending()
         await super().commit()
 
     @asynccontextmanager
