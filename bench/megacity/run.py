@@ -15,6 +15,7 @@ import httpx
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from bench.common import OrderLatencyProbe, current_rss_mb, stack_pids
 from bench.megacity.actors import Behaviour, CityActors
@@ -174,12 +175,31 @@ async def _post_all(
     rec.requests = poster.requests
 
 
+async def _streams_drained(js: JetStreamContext) -> bool:
+    """Whether every durable consumer has taken and acked all its stream holds.
+
+    Every filed case being closed is not enough: when intake lags behind
+    ingest, the cases it has filed so far can all be closed while detections
+    still wait in its consumer."""
+    for stream in await js.streams_info():
+        assert stream.config.name is not None
+        for consumer in await js.consumers_info(stream.config.name):
+            if consumer.num_pending or consumer.num_ack_pending:
+                return False
+    return True
+
+
 async def _settle(
-    rec: Recording, actors: CityActors, clock: _Clock, drain_s: float, settle_s: float
+    rec: Recording,
+    actors: CityActors,
+    clock: _Clock,
+    drain_s: float,
+    settle_s: float,
+    js: JetStreamContext,
 ) -> None:
-    """Until every filed case is closed, nothing moved for `drain_s` seconds, or
-    `settle_s` passed since the last detection. A quiet spell of 10 s triggers
-    LoopDriver's polling sweep first."""
+    """Until every filed case is closed and the streams are drained, nothing
+    moved for `drain_s` seconds, or `settle_s` passed since the last detection.
+    A quiet spell of 10 s triggers LoopDriver's polling sweep first."""
     seen, quiet_since = -1, clock.now()
     give_up = clock.now() + settle_s
     while clock.now() < give_up:
@@ -187,7 +207,7 @@ async def _settle(
         if moved != seen:
             seen, quiet_since = moved, clock.now()
         filed, closed = len(rec.events["filed"]), len(rec.events["closed"])
-        if filed and closed >= filed and not actors.busy:
+        if filed and closed >= filed and not actors.busy and await _streams_drained(js):
             return
         quiet = clock.now() - quiet_since
         if quiet > drain_s:
@@ -232,7 +252,7 @@ async def replay(
     try:
         await _post_all(base_url, day, speed, concurrency, batch, clock, rec)
         rec.replay_seconds = max(rec.accepted_at.values(), default=clock.now())
-        await _settle(rec, actors, clock, drain_s, settle_s)
+        await _settle(rec, actors, clock, drain_s, settle_s, nc.jetstream())
         rec.end_seconds = clock.now()
     finally:
         for task in background:
