@@ -17,7 +17,7 @@ from datetime import UTC
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -30,6 +30,14 @@ from svckit.tables import OutboxMessage
 from svckit.telemetry import extract_context
 
 log = get_logger(__name__)
+
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+# Once per published window: built once.
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.position.in_(bindparam("positions", expanding=True)))
+    .values(published_at=bindparam("published_at", type_=_OUTBOX.c.published_at.type))
+)
 tracer = trace.get_tracer("svckit.outbox")
 
 
@@ -157,13 +165,10 @@ class OutboxRelay:
             sent_positions.append(position)
             EVENTS_PUBLISHED.labels(subject).inc()
         if sent_positions:
-            async with db.write_lock(self._engine), self._sessions() as session:
-                await session.exec(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.position).in_(sent_positions))
-                    .values(published_at=utcnow())
+            async with db.write_lock(self._engine), self._engine.begin() as connection:
+                await connection.execute(
+                    _MARK_SENT, {"positions": sent_positions, "published_at": utcnow()}
                 )
-                await session.commit()
             self.published += len(sent_positions)
         failures = [o for o in done if isinstance(o, BaseException)]
         if failures:

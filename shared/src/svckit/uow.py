@@ -17,7 +17,6 @@ from google.protobuf.message import Message
 from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from svckit import db
@@ -30,6 +29,11 @@ _INBOX = InboxMessage.__table__  # type: ignore[attr-defined]
 # Asked by every idempotent command: built once, not per call.
 _SEEN = sa_select(_INBOX).where(
     _INBOX.c.consumer == bindparam("consumer"), _INBOX.c.message_id == bindparam("message_id")
+)
+
+_SEEN_MANY = sa_select(_INBOX.c.message_id).where(
+    _INBOX.c.consumer == bindparam("consumer"),
+    _INBOX.c.message_id.in_(bindparam("ids", expanding=True)),
 )
 
 
@@ -176,12 +180,9 @@ class SqlUnitOfWork:
 
     async def seen_many(self, consumer: str, message_ids: list[str]) -> set[str]:
         """Which of these messages were handled already: one query for a batch."""
-        rows = await self.session.exec(
-            select(InboxMessage.message_id).where(
-                InboxMessage.consumer == consumer, col(InboxMessage.message_id).in_(message_ids)
-            )
-        )
-        return set(rows.all())
+        connection = await self.session.connection()
+        rows = await connection.execute(_SEEN_MANY, {"consumer": consumer, "ids": message_ids})
+        return set(rows.scalars())
 
     def remember(self, consumer: str, message_id: str, result: bytes | None = None) -> None:
         """Record the message as handled, in this transaction (written at commit)."""
