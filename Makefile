@@ -20,7 +20,11 @@ help:
 
 install:
 	@python3 -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet
+	@# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set, every
+	@# service process would otherwise compile every module it imports (≈ 5 s of
+	@# CPU per start). Both steps skip what is up to date.
+	@$(UV) sync --frozen --quiet --compile-bytecode
+	@$(UV) run --frozen python -m compileall -q shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES)))
 	@command -v npm >/dev/null 2>&1 && npm ci --prefix services/console/frontend --no-audit --no-fund --silent || echo "npm not found: the console will run without its map and charts"
 
 run: install

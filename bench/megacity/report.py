@@ -79,12 +79,16 @@ def print_figures(rec: Recording, offered_rate: float) -> None:
         print(f"left unfinished            {rec.left_in_hand} actions still in hand at the end")
     if rec.errors:
         print("actor errors               " + "; ".join(f"{k} ×{v}" for k, v in rec.errors.items()))
-    total = cpu_total = 0.0
+    total = cpu_total = startup_total = 0.0
     for name, pid in rec.pids.items():
-        peak, cpu = rss_mb(pid), cpu_seconds(pid)
+        startup = rec.cpu_at_start.get(name, 0.0)
+        peak, cpu = rss_mb(pid), cpu_seconds(pid) - startup
         total += peak
         cpu_total += cpu
-        print(f"{name:<12} peak RSS {peak:6.0f} MiB   CPU {cpu:7.1f} s")
+        startup_total += startup
+        print(
+            f"{name:<12} peak RSS {peak:6.0f} MiB   CPU {cpu:7.1f} s   (start-up {startup:.1f} s)"
+        )
     coincident = max(
         (sum(v for _, v in points) for points in zip(*rec.rss.values(), strict=False)),
         default=0.0,
@@ -96,7 +100,8 @@ def print_figures(rec: Recording, offered_rate: float) -> None:
     )
     print(
         f"peak RSS total             {total:6.0f} MiB (sum of per-process peaks; "
-        f"highest sampled total {coincident:.0f} MiB)   CPU {cpu_total:.1f} s"
+        f"highest sampled total {coincident:.0f} MiB)   CPU {cpu_total:.1f} s "
+        f"during the run (start-up {startup_total:.1f} s before it, not included)"
     )
 
 

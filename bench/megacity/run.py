@@ -17,7 +17,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from bench.common import OrderLatencyProbe, current_rss_mb, stack_pids
+from bench.common import OrderLatencyProbe, cpu_seconds, current_rss_mb, stack_pids
 from bench.megacity.actors import Behaviour, CityActors
 from bench.megacity.day import DAY_SECONDS, Report
 from bench.megacity.posting import Poster, take
@@ -72,6 +72,9 @@ class Recording:
     actions: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
+    # CPU seconds each process had used when the replay started (start-up:
+    # imports, migrations, connecting), so the report can leave it out.
+    cpu_at_start: dict[str, float] = field(default_factory=dict)
     left_in_hand: int = 0
 
 
@@ -230,6 +233,7 @@ async def replay(
     settle_s: float,
 ) -> Recording:
     rec = Recording(speed=speed, pids=stack_pids(stack))
+    rec.cpu_at_start = {name: cpu_seconds(pid) for name, pid in rec.pids.items()}
     nc = await nats.connect(f"nats://127.0.0.1:{stack.ports.nats}")
     probe = OrderLatencyProbe()
     actors = CityActors(
