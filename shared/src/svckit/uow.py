@@ -67,6 +67,16 @@ class SqlUnitOfWork:
     def _open(self) -> None:
         """Subclasses attach repositories to self.session here."""
 
+    async def _write_buffered(self) -> None:
+        """Subclasses write the rows their repositories keep in memory (to send
+        them with Core statements, not as ORM objects) here: at commit, and
+        before a savepoint begins, so the savepoint's rollback undoes exactly
+        what was buffered inside it."""
+
+    def _discard_buffered(self) -> None:
+        """Subclasses forget rows their repositories still buffer: the
+        transaction, or a savepoint, was rolled back."""
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -80,6 +90,7 @@ class SqlUnitOfWork:
             await self._lock.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
+        await self._write_buffered()
         await self.session.flush()  # the handlers' own rows first, as before
         connection = await self.session.connection()
         if self._inbox_rows:
@@ -98,6 +109,7 @@ class SqlUnitOfWork:
         self._wrote_outbox = False
 
     async def rollback(self) -> None:
+        self._discard_buffered()
         self._outbox_rows = []
         self._inbox_rows = []
         await self.session.rollback()
@@ -110,12 +122,14 @@ class SqlUnitOfWork:
         remembered are undone, the exception propagates, and the rest of the
         transaction still commits."""
         await self._begin_for_savepoints()
+        await self._write_buffered()
         queued, remembered = len(self._outbox_rows), len(self._inbox_rows)
         wrote = self._wrote_outbox
         try:
             async with self.session.begin_nested():
                 yield
         except BaseException:
+            self._discard_buffered()
             del self._outbox_rows[queued:]
             del self._inbox_rows[remembered:]
             self._wrote_outbox = wrote

@@ -35,13 +35,11 @@ class AuditUnitOfWork(SqlUnitOfWork):
         self.cases = CaseRepository(self.session)
         self.detections = DetectionRepository(self.session)
 
-    async def commit(self) -> None:
-        """Buffered ledger appends, new detections and saved cases are
-        written in the same transaction, last."""
+    async def _write_buffered(self) -> None:
+        """Ledger appends, new detections and saved cases."""
         await self.ledger.write_pending()
         await self.detections.write_pending()
         await self.cases.write_pending()
-        await super().commit()
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:

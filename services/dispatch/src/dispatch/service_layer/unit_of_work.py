@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from dispatch.adapters.repository import AssignmentRepository, CaseRepository
 from dispatch.adapters.stores import (
     ArbitrationRepository,
@@ -38,33 +35,13 @@ class DispatchUnitOfWork(SqlUnitOfWork):
         self.arbitrations = ArbitrationRepository(self.session)
         self.suspensions = SuspensionRepository(self.session)
 
-    async def commit(self) -> None:
-        """The rows added in this transaction (one executemany per table), then the rest."""
-        await self._write_new()
-        await super().commit()
-
-    async def rollback(self) -> None:
-        self._discard_new()
-        await super().rollback()
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """As svckit's, with the new rows written before it begins (so its rollback
-        undoes exactly the rows added inside it, which are then forgotten)."""
-        await self._write_new()
-        try:
-            async with super().savepoint():
-                yield
-        except BaseException:
-            self._discard_new()
-            raise
-
-    async def _write_new(self) -> None:
+    async def _write_buffered(self) -> None:
+        """The rows added in this transaction: one executemany per table."""
         await self.cases.write()
         await self.assignments.write()
         await self.timers.write()
 
-    def _discard_new(self) -> None:
+    def _discard_buffered(self) -> None:
         # rollback also runs when leaving a unit of work that never opened repositories.
         if "cases" in self.__dict__:
             self.cases.discard()

@@ -18,9 +18,6 @@ class IntakeUnitOfWork(SqlUnitOfWork):
         self.fusion = FusionIndex(self.session)
         self.discards = DiscardRepository(self.session)
 
-    async def commit(self) -> None:
-        """The repositories' buffered rows first (they write with Core
-        statements at the end, not as they change), then svckit's commit."""
+    async def _write_buffered(self) -> None:
         await self.cases.write_pending()
         await self.fusion.write_pending()
-        await super().commit()

@@ -19,7 +19,5 @@ class WorkOrdersUnitOfWork(SqlUnitOfWork):
         self.evidence = EvidenceRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
 
-    async def commit(self) -> None:
-        """The orders buffered by their repository first, then svckit's commit."""
+    async def _write_buffered(self) -> None:
         await self.orders.write_pending()
-        await super().commit()
