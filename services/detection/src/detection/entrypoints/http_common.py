@@ -106,7 +106,10 @@ def detail_items(problems: tuple[FieldProblem, ...] | list[FieldProblem]) -> lis
 
 def detail_item(field: str, reason: str) -> dict[str, Any]:
     """FastAPI's own 422 item shape, so every 422 from this API reads the same."""
-    path: list[str | int] = [int(p) if p.isdigit() else p for p in field.split(".") if p]
+    # ASCII digits only: str.isdigit() also accepts "¹", which int() refuses.
+    path: list[str | int] = [
+        int(p) if p.isascii() and p.isdigit() else p for p in field.split(".") if p
+    ]
     return {"type": "value_error", "loc": ["body", *path], "msg": reason}
 
 
