@@ -149,11 +149,10 @@ class OutboxRelay:
                     "cityops.case_id": case_id,
                 },
             ):
-                futures.append(
-                    await self._js.publish_async(
-                        subject, body, headers=headers, wait_stall=self._timeout
-                    )
-                )
+                # No wait_stall: a window stays far below the client's limit of
+                # pending publishes (4,000), and a stall timeout costs a task per
+                # message (asyncio.wait_for) even when nothing stalls.
+                futures.append(await self._js.publish_async(subject, body, headers=headers))
         done = await asyncio.wait_for(
             asyncio.gather(*futures, return_exceptions=True), self._timeout
         )

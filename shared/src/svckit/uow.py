@@ -8,8 +8,8 @@ Services subclass `SqlUnitOfWork` to hang their repositories on it
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Self
 
@@ -77,6 +77,15 @@ class SqlUnitOfWork:
         """Subclasses forget rows their repositories still buffer: the
         transaction, or a savepoint, was rolled back."""
 
+    def _buffer_mark(self) -> object:
+        """Subclasses that use `buffered_savepoint`: a mark of what their
+        repositories buffer now."""
+        return None
+
+    def _forget_buffered_since(self, mark: object) -> None:
+        """Subclasses that use `buffered_savepoint`: drop what their
+        repositories buffered after `mark`."""
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -130,6 +139,26 @@ class SqlUnitOfWork:
                 yield
         except BaseException:
             self._discard_buffered()
+            del self._outbox_rows[queued:]
+            del self._inbox_rows[remembered:]
+            self._wrote_outbox = wrote
+            raise
+
+    @contextmanager
+    def buffered_savepoint(self) -> Iterator[None]:
+        """A savepoint for work that only reads and buffers (rows its
+        repositories keep for commit, events, inbox rows): on an exception
+        what it buffered is forgotten and the exception propagates; no
+        SAVEPOINT is sent to the database, which for a batch item that stores
+        one row cost more than the row. Work that writes through the session,
+        or reads what makes a repository write its buffer, needs `savepoint`."""
+        queued, remembered = len(self._outbox_rows), len(self._inbox_rows)
+        wrote = self._wrote_outbox
+        mark = self._buffer_mark()
+        try:
+            yield
+        except BaseException:
+            self._forget_buffered_since(mark)
             del self._outbox_rows[queued:]
             del self._inbox_rows[remembered:]
             self._wrote_outbox = wrote

@@ -217,6 +217,52 @@ async def test_only_failed_savepoints_write_nothing_and_do_not_wake_the_relay(
     assert await outbox(sqlite_engine) == []
 
 
+class MarkedUnitOfWork(SqlUnitOfWork):
+    """Buffers names in memory, as a repository that writes at commit does."""
+
+    def _open(self) -> None:
+        self.queued: list[str] = []
+
+    def _buffer_mark(self) -> object:
+        return len(self.queued)
+
+    def _forget_buffered_since(self, mark: object) -> None:
+        assert isinstance(mark, int)
+        del self.queued[mark:]
+
+
+async def test_a_failed_buffered_savepoint_forgets_only_what_it_buffered(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    commits = Commits()
+    async with MarkedUnitOfWork(sqlite_engine, "intake", on_commit=commits) as uow:
+        for case_id, fails in (("C-1", False), ("C-2", True), ("C-3", False)):
+            with contextlib.suppress(RuntimeError), uow.buffered_savepoint():
+                uow.queued.append(case_id)
+                uow.remember("intake-detection", f"evt-{case_id}")
+                uow.publish(filed(case_id), subject=CASE_FILED, case_id=case_id)
+                if fails:
+                    raise RuntimeError("this item is refused")
+        assert uow.queued == ["C-1", "C-3"]
+        await uow.commit()
+    assert commits.count == 1
+    assert [r.case_id for r in await outbox(sqlite_engine)] == ["C-1", "C-3"]
+    assert sorted(await inbox_ids(sqlite_engine)) == ["evt-C-1", "evt-C-3"]
+
+
+async def test_only_failed_buffered_savepoints_do_not_wake_the_relay(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    commits = Commits()
+    async with MarkedUnitOfWork(sqlite_engine, "intake", on_commit=commits) as uow:
+        with pytest.raises(RuntimeError), uow.buffered_savepoint():
+            uow.publish(filed("C-1"), subject=CASE_FILED, case_id="C-1")
+            raise RuntimeError("refused")
+        await uow.commit()
+    assert commits.count == 0
+    assert await outbox(sqlite_engine) == []
+
+
 async def test_a_released_savepoint_is_undone_with_its_transaction(
     sqlite_engine: AsyncEngine,
 ) -> None:
