@@ -8,13 +8,14 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 SERVICES := detection intake dispatch workorders audit console
 
-.PHONY: help install system-deps run demo test unit e2e lint proto proto-check bench bench-floor bench-megacity chaos clean
+.PHONY: help install system-deps run demo test unit e2e lint proto proto-check bench bench-floor bench-ingest bench-megacity chaos clean
 
 help:
 	@echo "make run     start nats-server and every service (console http://127.0.0.1:8080)"
 	@echo "make demo    the same, plus the city simulator feeding detections"
 	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
 	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop), dispatch decisions/s, ledger appends/s and verifying 1M entries, and the loop"
+	@echo "make bench-ingest    detection's ingest alone: accepted/s, CPU per report (DETECTIONS=n BATCH=b)"
 	@echo "make bench-megacity  a generated city day through the whole loop (DETECTIONS=n RATE=r BATCH=b)"
 	@echo "make chaos   100 fault-injection episodes, then the history check (SEED=n)"
 
@@ -56,7 +57,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES))) \
-		bench/megacity bench/common.py bench/floorlib.py
+		bench/megacity bench/common.py bench/floorlib.py bench/ingest.py
 	$(RUN) lint-imports
 	cd protos && $(RUN) buf lint
 
@@ -75,6 +76,9 @@ bench: install
 
 bench-megacity: install
 	$(RUN) python -m bench.megacity --detections $${DETECTIONS:-5000} --rate $${RATE:-100} --batch $${BATCH:-1}
+
+bench-ingest: install
+	$(RUN) python -m bench.ingest --detections $${DETECTIONS:-20000} --batch $${BATCH:-100}
 
 bench-floor: install
 	$(RUN) python bench/floor.py --messages 20000

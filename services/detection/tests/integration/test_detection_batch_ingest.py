@@ -25,7 +25,7 @@ from detection.adapters.sources import cap
 from detection.adapters.tables import DetectionRow
 from detection.bootstrap import Reference
 from detection.domain.commands import ReportDetection, SourceMessage
-from detection.domain.model import Detection
+from detection.domain.model import Detection, DetectionStatus
 from detection.domain.problems import InvalidReportError
 from detection.service_layer import handlers
 from detection.service_layer.unit_of_work import DetectionUnitOfWork
@@ -80,10 +80,11 @@ async def outbox_keys(engine: AsyncEngine) -> list[str]:
 
 
 @contextmanager
-def commits(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every real commit on the engine while open; on SQLite also a check, at
-    each savepoint's release, that another connection sees none of the
-    batch's rows yet (a release that committed on its own would show them)."""
+def commits(engine: AsyncEngine, statements: list[str] | None = None) -> Iterator[list[str]]:
+    """Every real commit on the engine while open (and every statement, into
+    `statements`); on SQLite also a check, at each savepoint's release, that
+    another connection sees none of the batch's rows yet (a release that
+    committed on its own would show them)."""
     seen: list[str] = []
     path = engine.url.database if db.is_sqlite(engine) else None
 
@@ -100,6 +101,8 @@ def commits(engine: AsyncEngine) -> Iterator[list[str]]:
 
     def after_execute(*args: Any) -> None:
         statement: str = args[2]
+        if statements is not None:
+            statements.append(statement)
         if path and statement.startswith("RELEASE SAVEPOINT"):
             at_releases.append(outside())
 
@@ -111,16 +114,24 @@ def commits(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "commit", on_commit)
         event.remove(engine.sync_engine, "after_cursor_execute", after_execute)
     assert all(n == before for n in at_releases), (before, at_releases)
-    assert at_releases or not path
+
+
+def writes_to(table: str, statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith(("INSERT", "UPDATE")) and f" {table}" in s]
 
 
 async def test_a_batch_of_new_reports_is_stored_with_one_commit(
     reference: Reference, uow: UowFactory, db_engine: AsyncEngine
 ) -> None:
     batch = [alone(report(reference, f"evt-{i}", i)) for i in range(40)]
-    with commits(db_engine) as seen:
+    statements: list[str] = []
+    with commits(db_engine, statements) as seen:
         answers = await handlers.ingest_each(batch, uow(), reference.policy)
     assert seen == ["commit"]
+    # One look-up for the batch's keys, one insert of its rows, no savepoints.
+    assert len(writes_to(DetectionRow.__tablename__, statements)) == 1
+    assert len([s for s in statements if "idempotency_key IN" in s]) == 1
+    assert not [s for s in statements if "SAVEPOINT" in s]
     assert all(isinstance(a, handlers.Outcome) and a.changed for a in answers)
     keys = [f"ce/hotline:evt-{i}" for i in range(40)]
     assert await stored_keys(db_engine) == set(keys)
@@ -262,3 +273,36 @@ async def test_each_message_has_its_own_span_and_its_events_carry_it(
     rows = sorted(found, key=lambda r: r.position or 0)
     parents = [json.loads(r.headers)["traceparent"].split("-")[2] for r in rows]
     assert parents == [format(s.context.span_id, "016x") for s in items if s.context]
+
+
+async def test_an_update_in_a_batch_supersedes_a_report_queued_earlier_in_it(
+    reference: Reference,
+    uow: UowFactory,
+    db_engine: AsyncEngine,
+    fixture_bytes: Callable[[str], bytes],
+) -> None:
+    vendor = reference.sources.vendors["cap"]
+    alert = cap.parse(fixture_bytes("cap_gas_leak_alert.xml"), vendor, SHA)
+    update = cap.parse(fixture_bytes("cap_gas_leak_update.xml"), vendor, SHA)
+    odd = replace(report(reference, "odd"), category_code="X0000")
+    batch = [alone(report(reference, "plain", 1)), alert, alone(odd), update]
+    statements: list[str] = []
+    with commits(db_engine, statements) as seen:
+        answers = await handlers.ingest_each(batch, uow(), reference.policy)
+    assert seen == ["commit"]
+    plain, first, refused, second = answers
+    assert isinstance(refused, InvalidReportError)
+    assert isinstance(first, handlers.Outcome) and isinstance(second, handlers.Outcome)
+    assert second.detections[0].supersedes_detection_id == first.detections[0].detection_id
+    # Only the update, which changes a stored detection, needed a real savepoint;
+    # the rows queued before it were written first, so it could find the alert.
+    assert len([s for s in statements if s.startswith("SAVEPOINT")]) == 1
+    async with uow() as u:
+        earlier = await u.detections.get(first.detections[0].detection_id)
+    assert earlier is not None and earlier.status is DetectionStatus.SUPERSEDED
+    assert isinstance(plain, handlers.Outcome)
+    assert await stored_keys(db_engine) == {
+        "ce/hotline:plain",
+        alert.reports[0].source_id + ":" + alert.reports[0].source_event_id,
+        update.reports[0].source_id + ":" + update.reports[0].source_event_id,
+    }

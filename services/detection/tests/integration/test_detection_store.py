@@ -79,7 +79,9 @@ async def test_the_store_refuses_a_second_row_for_one_idempotency_key(
         await u.commit()
     with pytest.raises(AlreadyExistsError):
         async with uow() as u:
+            # Queued, and refused when written (at commit).
             await u.detections.add(detection(report, policy, "d-2"))
+            await u.commit()
     async with db.session_factory(db_engine)() as session:
         rows = (await session.exec(select(DetectionRow))).all()
     assert [r.detection_id for r in rows] == ["d-1"]

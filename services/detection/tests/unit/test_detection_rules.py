@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from detection.domain import rules
 from detection.domain.commands import EvidenceInput, ReportDetection
 from detection.domain.model import Certainty, Detection, Severity, SourceKind, Urgency
+from detection.domain.problems import has_control
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SHA = "ab" * 32
@@ -219,3 +221,13 @@ def test_a_cap_word_of_another_field_is_refused() -> None:
         rules.parse_cap(Urgency, "Very Likely")
     with pytest.raises(ValueError):
         rules.parse_cap(Severity, "Observed")
+
+
+@pytest.mark.parametrize("allowed", ["", "\n\t"])
+def test_control_characters_are_exactly_unicodes_cc_and_cs_less_the_allowed(allowed: str) -> None:
+    # has_control matches with a character class; it must agree with Unicode's
+    # own categories on every code point.
+    for code in range(0x110000):
+        c = chr(code)
+        expected = unicodedata.category(c) in ("Cc", "Cs") and c not in allowed
+        assert has_control(f"ok{c}ok", allowed) is expected, hex(code)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, insert
+from sqlalchemy import Row, Table, bindparam, delete, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -37,47 +37,106 @@ from svckit.errors import AlreadyExistsError
 DETECTIONS: Table = DetectionRow.__table__  # type: ignore[attr-defined]
 
 
+# Built once: building a statement per call cost about as much as running it.
+_INSERT = insert(DETECTIONS)
+_BY_KEY = sa_select(DETECTIONS).where(DETECTIONS.c.idempotency_key == bindparam("key"))
+_BY_KEYS = sa_select(DETECTIONS).where(
+    DETECTIONS.c.idempotency_key.in_(bindparam("keys", expanding=True))
+)
+
+
 class DetectionRepository:
+    """New detections wait in memory and go in with one executemany (at commit,
+    or before any read that could need them); a batch's idempotency keys are
+    looked up with one query (`preload`). A batch of 100 reports is then a
+    handful of statements, not 400 (docs/performance.md, "Ingest alone")."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # Added this transaction, not yet written, by idempotency key (in order).
+        self._new: dict[str, Detection] = {}
+        # Read this transaction, by idempotency key; None: no detection has the key.
+        self._known: dict[str, Detection | None] = {}
 
     async def add(self, detection: Detection) -> None:
-        """Insert now (not at commit), so a lost race on the key is seen here.
+        """Queue the detection for insertion.
 
-        Raises `AlreadyExistsError` when another writer stored the same
-        idempotency key between our check and this insert.
+        A lost race on the idempotency key (another writer stored it after our
+        look-up) shows as `AlreadyExistsError` when the row is written: at
+        `flush`, which the unit of work calls at commit.
         """
+        self._new[detection.idempotency_key] = detection
+
+    async def flush(self) -> None:
+        """Write the queued detections, one executemany for all of them."""
+        if not self._new:
+            return
+        rows = [_columns(d) for d in self._new.values()]
         connection = await self._session.connection()
         try:
-            # A Core insert: the hot path's row needs no ORM object to track.
-            await connection.execute(insert(DETECTIONS).values(_columns(detection)))
+            await connection.execute(_INSERT, rows)
         except IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"detection with idempotency key {detection.idempotency_key!r} exists"
-            ) from exc
+            keys = ", ".join(repr(k) for k in self._new)
+            raise AlreadyExistsError(f"a detection with one of the keys {keys} exists") from exc
+        self._known.update(self._new)
+        self._new.clear()
+
+    def mark(self) -> int:
+        """How many detections are queued now, for `forget_since`."""
+        return len(self._new)
+
+    def forget_since(self, mark: int) -> None:
+        """Drop the detections queued after `mark` (their work was refused)."""
+        for key in list(self._new)[mark:]:
+            del self._new[key]
+
+    def discard(self) -> None:
+        """The transaction (or a savepoint) was rolled back: nothing queued stands,
+        and what was read may have been undone with it."""
+        self._new.clear()
+        self._known.clear()
 
     async def save(self, detection: Detection) -> None:
         """Store a changed detection (its status after a withdrawal or an update)."""
+        await self.flush()
         await self._session.merge(_to_row(detection))
+        self._known[detection.idempotency_key] = detection
 
     async def get(self, detection_id: str) -> Detection | None:
+        await self.flush()
         row = await self._session.get(DetectionRow, detection_id)
         return _from_row(row) if row else None
 
-    async def find_by_key(self, idempotency_key: str) -> Detection | None:
-        """The detection this source event made (the hot path: one indexed lookup,
-        read as a plain row)."""
+    async def preload(self, keys: Sequence[str]) -> None:
+        """Look up these idempotency keys in one query, so `find_by_key` answers
+        each of them from memory."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._known and k not in self._new]
+        if not wanted:
+            return
         connection = await self._session.connection()
-        result = await connection.execute(
-            sa_select(DETECTIONS).where(DETECTIONS.c.idempotency_key == idempotency_key)
-        )
-        row = result.first()
-        return _from_row(row) if row else None
+        for row in await connection.execute(_BY_KEYS, {"keys": wanted}):
+            self._known[row.idempotency_key] = _from_row(row)
+        for key in wanted:
+            self._known.setdefault(key, None)
+
+    async def find_by_key(self, idempotency_key: str) -> Detection | None:
+        """The detection this source event made: added or read in this
+        transaction, else one indexed look-up."""
+        if idempotency_key in self._new:
+            return self._new[idempotency_key]
+        if idempotency_key in self._known:
+            return self._known[idempotency_key]
+        connection = await self._session.connection()
+        row = (await connection.execute(_BY_KEY, {"key": idempotency_key})).first()
+        found = _from_row(row) if row else None
+        self._known[idempotency_key] = found
+        return found
 
     async def find_by_keys(self, keys: Sequence[str]) -> list[Detection]:
         """The detections these source events made, oldest first (unknown keys are absent)."""
         if not keys:
             return []
+        await self.flush()
         result = await self._session.exec(
             select(DetectionRow)
             .where(col(DetectionRow.idempotency_key).in_(list(keys)))
@@ -87,6 +146,7 @@ class DetectionRepository:
 
     async def superseded_by(self, detection_id: str) -> Detection | None:
         """The detection that replaced this one (a CAP Update of it), if any."""
+        await self.flush()
         result = await self._session.exec(
             select(DetectionRow).where(DetectionRow.supersedes_detection_id == detection_id)
         )
@@ -97,6 +157,7 @@ class DetectionRepository:
         self, source_id: str, device_id: str, source_codes: Sequence[str]
     ) -> list[Detection]:
         """A device's detections under these alarm codes that still stand, oldest first."""
+        await self.flush()
         result = await self._session.exec(
             select(DetectionRow)
             .where(
@@ -113,6 +174,8 @@ class DetectionRepository:
         """Delete up to `limit` detections received before `cutoff`, oldest
         first, except those a raised IoT alarm still names (its clearing must
         find them). Returns how many went."""
+        await self.flush()
+        self._known.clear()
         still_raised = select(IotAlarmRow.detection_id).where(col(IotAlarmRow.raised))
         expired = (
             select(DetectionRow.detection_id)

@@ -121,6 +121,13 @@ async def ingest_each(
         return []
     try:
         async with uow:
+            await uow.detections.preload(
+                [
+                    rules.idempotency_key(r.source_id, r.source_event_id)
+                    for message in messages
+                    for r in message.reports
+                ]
+            )
             answers = []
             for index, message in enumerate(messages):
                 answers.append(await _apply_alone(index, message, uow, policy))
@@ -205,10 +212,24 @@ async def _apply_alone(
 ) -> Outcome | InvalidArgumentError:
     with _item_span(index):
         try:
+            if _only_buffers(message):
+                with uow.buffered_savepoint():
+                    return await _apply(message, uow, policy)
             async with uow.savepoint():
                 return await _apply(message, uow, policy)
         except InvalidArgumentError as exc:
             return exc
+
+
+def _only_buffers(message: SourceMessage) -> bool:
+    """Whether applying the message only looks up keys and queues new
+    detections and events (no update of a stored detection, no query that
+    writes the queue first), so a refusal is undone in memory."""
+    return (
+        message.cancel is None
+        and message.clear is None
+        and not any(report.supersedes for report in message.reports)
+    )
 
 
 async def _ingest_alone(

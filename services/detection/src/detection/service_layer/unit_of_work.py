@@ -13,3 +13,16 @@ class DetectionUnitOfWork(SqlUnitOfWork):
     def _open(self) -> None:
         self.detections = DetectionRepository(self.session)
         self.alarms = IotAlarmRepository(self.session)
+
+    async def _write_buffered(self) -> None:
+        await self.detections.flush()
+
+    def _discard_buffered(self) -> None:
+        self.detections.discard()
+
+    def _buffer_mark(self) -> object:
+        return self.detections.mark()
+
+    def _forget_buffered_since(self, mark: object) -> None:
+        assert isinstance(mark, int)
+        self.detections.forget_since(mark)
