@@ -57,6 +57,10 @@ class HttpServer:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
+            http="httptools",
+            # Longer than clients keep an idle connection (httpx: 5 s), so a
+            # client never reuses one the server is closing at that moment.
+            timeout_keep_alive=75,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")
