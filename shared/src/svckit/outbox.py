@@ -68,6 +68,9 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = 0.1
         while not self._stopping:
+            # Cleared before the read: a commit notified from here on is either
+            # in this read or wakes the wait below at once.
+            self._wake.clear()
             try:
                 sent = await self.publish_pending()
                 backoff = 0.1
@@ -76,8 +79,10 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if sent == 0:
-                self._wake.clear()
+            if sent < self._window:
+                # Less than a window: nothing more was pending at the read, so
+                # wait for the next commit instead of reading again (that empty
+                # read was a statement per event when events come one by one).
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 
