@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, insert, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _KEY = "key_"
@@ -25,12 +25,17 @@ def _rewrite(table: Table, key: str) -> Update:
     )
 
 
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
 async def insert_rows(
     connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Insert whole rows in one executemany (nothing when there are none)."""
     if rows:
-        await connection.execute(insert(table), list(rows))
+        await connection.execute(_insert(table), list(rows))
 
 
 async def rewrite_rows(

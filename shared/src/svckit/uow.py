@@ -31,6 +31,10 @@ _SEEN = sa_select(_INBOX).where(
     _INBOX.c.consumer == bindparam("consumer"), _INBOX.c.message_id == bindparam("message_id")
 )
 
+# Written at every commit that remembers or publishes: built once.
+_INSERT_INBOX = insert(InboxMessage)
+_INSERT_OUTBOX = insert(OutboxMessage)
+
 _SEEN_MANY = sa_select(_INBOX.c.message_id).where(
     _INBOX.c.consumer == bindparam("consumer"),
     _INBOX.c.message_id.in_(bindparam("ids", expanding=True)),
@@ -105,12 +109,12 @@ class SqlUnitOfWork:
         if self._inbox_rows:
             # One executemany for a batch's inbox rows: as ORM objects each was
             # an instance to build, track and flush, per message, in every service.
-            await connection.execute(insert(InboxMessage), self._inbox_rows)
+            await connection.execute(_INSERT_INBOX, self._inbox_rows)
             self._inbox_rows = []
         if self._outbox_rows:
             # One executemany for the batch's events: added through the session,
             # each row would be its own INSERT … RETURNING to learn its position.
-            await connection.execute(insert(OutboxMessage), self._outbox_rows)
+            await connection.execute(_INSERT_OUTBOX, self._outbox_rows)
             self._outbox_rows = []
         await self.session.commit()
         if self._wrote_outbox and self._on_commit:

@@ -51,6 +51,10 @@ _DETECTION = DetectionRow.__table__  # type: ignore[attr-defined]
 _DISPOSER = DisposerRow.__table__  # type: ignore[attr-defined]
 _VERIFICATION = VerificationRow.__table__  # type: ignore[attr-defined]
 _DISPOSERS_OF = sa_select(_DISPOSER.c.case_id, _DISPOSER.c.user_id, _DISPOSER.c.department_id)
+# One case's row and its disposers, as the gRPC commands read them: built once
+# (building a statement per call cost about as much as running it).
+_CASE_BY_ID = sa_select(_CASE).where(_CASE.c.case_id == bindparam("case_id")).with_for_update()
+_DISPOSERS_OF_CASE = _DISPOSERS_OF.where(_DISPOSER.c.case_id == bindparam("case_id"))
 
 # The columns `CaseRepository.save` leaves alone on a new case (a case filed
 # without a place): their defaults, as the table has them.
@@ -154,11 +158,7 @@ class CaseRepository:
         if case_id in self._absent:
             return None
         connection = await self.session.connection()
-        found = (
-            await connection.execute(
-                sa_select(_CASE).where(_CASE.c.case_id == case_id).with_for_update()
-            )
-        ).first()
+        found = (await connection.execute(_CASE_BY_ID, {"case_id": case_id})).first()
         if found is None:
             self._absent.add(case_id)
             return None
@@ -197,7 +197,7 @@ class CaseRepository:
     async def _disposers_of(self, case_id: str) -> list[tuple[str, str]]:
         if case_id not in self._disposers:
             connection = await self.session.connection()
-            rows = await connection.execute(_DISPOSERS_OF.where(_DISPOSER.c.case_id == case_id))
+            rows = await connection.execute(_DISPOSERS_OF_CASE, {"case_id": case_id})
             self._disposers[case_id] = [
                 (user_id, department_id) for _, user_id, department_id in rows
             ]
