@@ -68,6 +68,8 @@ class CityActors(LoopDriver):
     concurrency: int = 24
     actions: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    # Calls answered "not yet" (a service had not caught up), to be made again.
+    looked_again: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -167,6 +169,7 @@ class CityActors(LoopDriver):
             if tries >= 600:
                 self.errors["extension: no decision in time"] += 1
             else:
+                self.looked_again["extension decided"] += 1
                 self._spawn_later(1.0, "extension", self._after_extension, data, tries + 1)
             return
         await self._complete_with_photos(order, _department(order.department_id))
@@ -188,6 +191,7 @@ class CityActors(LoopDriver):
             # Dispatch learns of the request from the same event: NOT_FOUND is "not yet".
             if exc.code() != grpc.StatusCode.NOT_FOUND or tries >= 200:
                 raise
+            self.looked_again["decide extension"] += 1
             self._spawn_later(
                 min(5.0, 0.25 * 1.3**tries),
                 subjects.WORKORDER_EXTENSION_REQUESTED,
@@ -271,6 +275,7 @@ class CityActors(LoopDriver):
             not_yet = (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
             if exc.code() not in not_yet or tries >= 200:
                 raise
+            self.looked_again["verify"] += 1
             self._spawn_later(
                 0.25, subjects.WORKORDER_COMPLETED, self._on_completed, data, tries + 1
             )

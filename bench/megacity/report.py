@@ -77,6 +77,12 @@ def print_figures(rec: Recording, offered_rate: float) -> None:
     print(f"ledger                     {rec.ledger}")
     if rec.left_in_hand:
         print(f"left unfinished            {rec.left_in_hand} actions still in hand at the end")
+    if rec.looked_again:
+        print(
+            "people looked again        "
+            + "  ".join(f"{k} ×{v}" for k, v in sorted(rec.looked_again.items()))
+            + "  (answered 'not yet': a service had not caught up)"
+        )
     if rec.errors:
         print("actor errors               " + "; ".join(f"{k} ×{v}" for k, v in rec.errors.items()))
     total = cpu_total = startup_total = 0.0

@@ -71,6 +71,7 @@ class Recording:
     ledger: str = ""
     actions: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    looked_again: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     # CPU seconds each process had used when the replay started (start-up:
     # imports, migrations, connecting), so the report can leave it out.
@@ -267,6 +268,7 @@ async def replay(
     rec.ledger = await _verify_ledger(actors)
     rec.actions = {**actors.counts, **actors.actions}
     rec.errors = dict(actors.errors)
+    rec.looked_again = dict(actors.looked_again)
     rec.left_in_hand = actors.abandon()
     await nc.close()
     return rec
