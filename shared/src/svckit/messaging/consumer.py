@@ -100,12 +100,16 @@ class PullWorker(Generic[U]):
         A plain `fetch(batch)` on an idle consumer long-polls until the batch is
         full or the timeout passes, holding a lone message for up to a second
         per hop; waiting for one and then sweeping keeps latency low at any rate
-        and batches under load.
+        and batches under load. The sweep asks for as many as JetStream said
+        were still pending when it delivered the first, and is skipped when
+        none were: a sweep of an empty stream lingers at the server until it
+        expires, 5 ms added to every hop at low rates.
         """
         msgs: list[Msg] = await self._sub.fetch(1, timeout=self._fetch_timeout)
-        if self._batch > 1:
+        waiting = min(self._batch - 1, _pending_after(msgs[-1]))
+        if waiting > 0:
             with contextlib.suppress(NatsTimeoutError, TimeoutError):
-                msgs += await self._sub.fetch(self._batch - 1, timeout=0.005)
+                msgs += await self._sub.fetch(waiting, timeout=0.005)
         return msgs
 
     def stop(self) -> None:
@@ -264,6 +268,15 @@ def _metadata(msg: Msg) -> dict[str, Any]:
     except Exception:
         return {}
     return {"stream_seq": meta.sequence.stream, "deliveries": meta.num_delivered}
+
+
+def _pending_after(msg: Msg) -> int:
+    """How many messages the consumer still had to deliver when this one was
+    sent (from its ack subject); unknown counts as some."""
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except Exception:
+        return 1
 
 
 def _deliveries(msg: Msg) -> int:
