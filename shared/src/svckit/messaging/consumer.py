@@ -100,16 +100,16 @@ class PullWorker(Generic[U]):
         A plain `fetch(batch)` on an idle consumer long-polls until the batch is
         full or the timeout passes, holding a lone message for up to a second
         per hop; waiting for one and then sweeping keeps latency low at any rate
-        and batches under load. The sweep asks for as many as JetStream said
-        were still pending when it delivered the first, and is skipped when
-        none were: a sweep of an empty stream lingers at the server until it
-        expires, 5 ms added to every hop at low rates.
+        and batches under load. The sweep is skipped when JetStream said
+        nothing more was pending as it delivered the first: a sweep of an empty
+        stream lingers at the server until it expires, 5 ms added to every hop
+        at low rates. When more was pending it lingers those 5 ms on purpose,
+        so a busy stream's batch fills up.
         """
         msgs: list[Msg] = await self._sub.fetch(1, timeout=self._fetch_timeout)
-        waiting = min(self._batch - 1, _pending_after(msgs[-1]))
-        if waiting > 0:
+        if self._batch > 1 and _pending_after(msgs[-1]) > 0:
             with contextlib.suppress(NatsTimeoutError, TimeoutError):
-                msgs += await self._sub.fetch(waiting, timeout=0.005)
+                msgs += await self._sub.fetch(self._batch - 1, timeout=0.005)
         return msgs
 
     def stop(self) -> None:
