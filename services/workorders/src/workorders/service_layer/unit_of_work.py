@@ -21,3 +21,4 @@ class WorkOrdersUnitOfWork(SqlUnitOfWork):
 
     async def _write_buffered(self) -> None:
         await self.orders.write_pending()
+        await self.evidence.write_pending()
