@@ -25,12 +25,23 @@ from svckit.messaging.subjects import CASE_FILED, WORKORDER_CREATED
 
 
 @contextlib.contextmanager
-def bench_stack(keep: Path | None = None, start_timeout: float = 180.0) -> Iterator[Stack]:
+def bench_stack(
+    keep: Path | None = None, start_timeout: float = 180.0, *, spans: bool = False
+) -> Iterator[Stack]:
     """nats-server and every service on free loopback ports; data in a temporary
-    folder unless `keep` names one (then logs and databases stay for a look)."""
+    folder unless `keep` names one (then logs and databases stay for a look).
+    With `spans` each service also writes its finished spans to
+    <folder>/spans/<service>.jsonl, to follow a slow case hop by hop (it costs
+    the services CPU, so it is off for the figures)."""
     with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
         root = keep or Path(tmp)
-        stack = Stack(data_dir=root, ports=Ports.free(), log_format="json", log_dir=root / "logs")
+        stack = Stack(
+            data_dir=root,
+            ports=Ports.free(),
+            log_format="json",
+            log_dir=root / "logs",
+            span_dir=root / "spans" if spans else None,
+        )
         try:
             # Generous: on a shared 2-core machine six Python services take a while to start.
             stack.start(timeout=start_timeout)

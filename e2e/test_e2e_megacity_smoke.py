@@ -1,11 +1,14 @@
 """The megacity-day benchmark runs end to end on a small day and prints its
-figures. A smoke test only: the figures themselves are never asserted."""
+figures, and its span files split the latency hop by hop. A smoke test only:
+the figures themselves are never asserted."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+from bench.megacity.hops import STEPS
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE_LINES = (
@@ -36,6 +39,9 @@ def test_a_small_megacity_day_runs_and_prints_its_figures(tmp_path: Path) -> Non
             "3",
             "--results",
             str(tmp_path),
+            "--keep",
+            str(tmp_path / "stack"),
+            "--spans",
         ],
         cwd=REPO,
         capture_output=True,
@@ -50,3 +56,15 @@ def test_a_small_megacity_day_runs_and_prints_its_figures(tmp_path: Path) -> Non
         "rss.png",
         "throughput.png",
     ]
+    hops = subprocess.run(
+        [sys.executable, "-m", "bench.megacity.hops", str(tmp_path / "stack" / "spans")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert hops.returncode == 0, hops.stdout + hops.stderr
+    # Every filed case's trace runs the whole chain, so the span names still match.
+    assert "traced from the request to workorder.created" in hops.stdout, hops.stdout
+    for step in STEPS:
+        assert step in hops.stdout, f"no {step!r} line in:\n{hops.stdout}"

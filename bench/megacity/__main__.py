@@ -79,6 +79,11 @@ def main() -> int:
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the plots")
     parser.add_argument("--keep", type=Path, help="keep the stack's data and logs in this folder")
+    parser.add_argument(
+        "--spans",
+        action="store_true",
+        help="with --keep: every service writes its spans to DIR/spans/<service>.jsonl",
+    )
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument(
         "--no-floor",
@@ -109,7 +114,7 @@ def main() -> int:
     started = time.strftime("%Y%m%d-%H%M%S")
     # A CI timeout or `kill` stops the stack too (the finally blocks run).
     signal.signal(signal.SIGTERM, _interrupt)
-    with bench_stack(args.keep) as stack:
+    with bench_stack(args.keep, spans=args.spans and args.keep is not None) as stack:
         rec = asyncio.run(
             replay(
                 stack,
