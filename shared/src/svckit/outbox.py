@@ -32,11 +32,24 @@ from svckit.telemetry import extract_context
 log = get_logger(__name__)
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-# Once per published window: built once.
+# The relay's two statements, once per published window each: built once.
 _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.position.in_(bindparam("positions", expanding=True)))
     .values(published_at=bindparam("published_at", type_=_OUTBOX.c.published_at.type))
+)
+_UNSENT = (
+    sa_select(
+        _OUTBOX.c.position,
+        _OUTBOX.c.subject,
+        _OUTBOX.c.message_id,
+        _OUTBOX.c.case_id,
+        _OUTBOX.c.body,
+        _OUTBOX.c.headers,
+    )
+    .where(_OUTBOX.c.published_at.is_(None))
+    .order_by(_OUTBOX.c.position)
+    .limit(bindparam("window"))
 )
 tracer = trace.get_tracer("svckit.outbox")
 
@@ -121,23 +134,9 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one window of unsent rows; returns how many were sent."""
-        async with self._sessions() as session:
-            # Columns, not ORM objects: the relay only reads them once.
-            connection = await session.connection()
-            result = await connection.execute(
-                sa_select(
-                    col(OutboxMessage.position),
-                    col(OutboxMessage.subject),
-                    col(OutboxMessage.message_id),
-                    col(OutboxMessage.case_id),
-                    col(OutboxMessage.body),
-                    col(OutboxMessage.headers),
-                )
-                .where(col(OutboxMessage.published_at).is_(None))
-                .order_by(col(OutboxMessage.position))
-                .limit(self._window)
-            )
-            rows = result.all()
+        async with self._engine.connect() as connection:
+            # Columns, not ORM objects, and no session: the relay only reads them once.
+            rows = (await connection.execute(_UNSENT, {"window": self._window})).all()
         if not rows:
             return 0
         futures = []
