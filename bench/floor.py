@@ -6,7 +6,10 @@
 2. raw SQLite (sqlite3, WAL, synchronous=NORMAL): N one-row commits, and N rows
    committed in batches of 128;
 3. one svckit hop: outbox rows → relay → JetStream → pull worker → a handler
-   that writes a row and an outbox row (inbox row included) → commit → ack.
+   that writes a row and an outbox row (inbox row included) → commit → ack,
+   first with a backlog (batches), then one event at a time as below
+   saturation (each committed, relayed, handled, relayed onward before the
+   next), with this process's CPU per hop.
 
 1 and 2 live in floorlib.py, which the megacity run shares to measure the floor
 for its own number of hops.
@@ -117,6 +120,61 @@ async def svckit_hop(url: str, root: Path, count: int) -> None:
         await runtime.engine.dispose()
 
 
+async def svckit_single_hops(url: str, root: Path, count: int) -> None:
+    """Hops one event at a time: every transaction, relay read and fetch is
+    paid per event, as below saturation, where batches hold one message."""
+    producer = ServiceRuntime(
+        "intake", ServiceSettings(nats_url=url, data_dir=root / "sp"), SqlUnitOfWork
+    )
+    await producer.start_infrastructure()
+    consumer = ServiceRuntime(
+        "dispatch", ServiceSettings(nats_url=url, data_dir=root / "sc"), SqlUnitOfWork
+    )
+    await consumer.start_infrastructure()
+    onward = subject("dispatch", "case", "dispatched")
+    handled = asyncio.Event()
+
+    async def handle(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
+        uow.session.add(HopRow(event_id=event.id, case_id=event.case_id))
+        uow.publish(event.message, subject=onward, case_id=event.case_id)
+        handled.set()
+
+    worker = await consumer.subscribe("intake", handle)
+    tasks = [
+        asyncio.create_task(coro)
+        for coro in (worker.run(), producer.relay.run(), consumer.relay.run())
+    ]
+
+    async def one(i: int) -> None:
+        handled.clear()
+        async with producer.uow() as uow:
+            uow.publish(
+                events_pb2.CaseFiled(case=case_pb2.Case(case_id=f"C-{i}")),
+                subject=CASE_FILED,
+                case_id=f"C-{i}",
+            )
+            await uow.commit()
+        await handled.wait()
+
+    for i in range(min(200, count)):  # warm up: connections, statement caches
+        await one(i)
+    cpu, start = time.process_time(), time.perf_counter()
+    for i in range(count):
+        await one(200 + i)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(
+        f"svckit hop, one event at a time          {wall / count * 1000:6.2f} ms each, "
+        f"{cpu / count * 1000:.2f} ms CPU (commit, relay, handle, relay onward)"
+    )
+    worker.stop()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for runtime in (producer, consumer):
+        await runtime.nc.close()
+        await runtime.engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -131,6 +189,7 @@ def main() -> int:
             asyncio.run(print_raw_jetstream(server.url, args.messages))
             print_raw_sqlite(root / "raw.db", args.messages)
             asyncio.run(svckit_hop(server.url, root, args.messages))
+            asyncio.run(svckit_single_hops(server.url, root, min(args.messages, 2000)))
         finally:
             server.kill()
     return 0
