@@ -14,7 +14,7 @@ help:
 	@echo "make run     start nats-server and every service (console http://127.0.0.1:8080)"
 	@echo "make demo    the same, plus the city simulator feeding detections"
 	@echo "make test    lint, proto-check, unit, integration, component and e2e tests"
-	@echo "make bench   the floor (raw JetStream/SQLite, one svckit hop), dispatch decisions/s, ledger appends/s and verifying 1M entries, and the loop"
+	@echo "make bench   the floor (raw JetStream/SQLite, svckit hops, SQL layer costs), dispatch decisions/s, ledger appends/s and verifying 1M entries, and the loop"
 	@echo "make bench-ingest    detection's ingest alone: accepted/s, CPU per report (DETECTIONS=n BATCH=b)"
 	@echo "make bench-megacity  a generated city day through the whole loop (DETECTIONS=n RATE=r BATCH=b)"
 	@echo "make chaos   100 fault-injection episodes, then the history check (SEED=n)"
@@ -57,7 +57,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES))) \
-		bench/megacity bench/common.py bench/floorlib.py bench/ingest.py
+		bench/megacity bench/common.py bench/floorlib.py bench/ingest.py bench/sqlcost.py
 	$(RUN) lint-imports
 	cd protos && $(RUN) buf lint
 
@@ -70,6 +70,7 @@ proto-check: install
 
 bench: install
 	$(RUN) python bench/floor.py --messages 20000
+	$(RUN) python bench/sqlcost.py
 	$(RUN) python bench/dispatch.py --decisions 20000 --events 2000 --batch 128 --single 300
 	$(RUN) python bench/audit.py --cases 1280 --entries 1000000
 	$(RUN) python bench/loop.py --detections 5000
@@ -82,6 +83,7 @@ bench-ingest: install
 
 bench-floor: install
 	$(RUN) python bench/floor.py --messages 20000
+	$(RUN) python bench/sqlcost.py
 
 chaos: install
 	$(RUN) python -m cityops_tools.chaos --episodes 100 --seed $${SEED:-7}

@@ -68,15 +68,29 @@ def print_raw_sqlite(path: Path, count: int) -> None:
     print(f"SQLite {db.batch} rows per commit                {rate(count, db.batched_s)}")
 
 
+async def _producer_and_consumer(
+    url: str, root: Path
+) -> tuple[ServiceRuntime[SqlUnitOfWork], ServiceRuntime[SqlUnitOfWork]]:
+    """Two svckit runtimes on their own databases under `root`: one files
+    cases, the other consumes them (as intake and dispatch do)."""
+    runtimes = []
+    for name in ("intake", "dispatch"):
+        runtime = ServiceRuntime(
+            name, ServiceSettings(nats_url=url, data_dir=root / name), SqlUnitOfWork
+        )
+        await runtime.start_infrastructure()
+        runtimes.append(runtime)
+    return runtimes[0], runtimes[1]
+
+
+async def _close(*runtimes: ServiceRuntime[SqlUnitOfWork]) -> None:
+    for runtime in runtimes:
+        await runtime.nc.close()
+        await runtime.engine.dispose()
+
+
 async def svckit_hop(url: str, root: Path, count: int) -> None:
-    producer = ServiceRuntime(
-        "intake", ServiceSettings(nats_url=url, data_dir=root / "p"), SqlUnitOfWork
-    )
-    await producer.start_infrastructure()
-    consumer = ServiceRuntime(
-        "dispatch", ServiceSettings(nats_url=url, data_dir=root / "c"), SqlUnitOfWork
-    )
-    await consumer.start_infrastructure()
+    producer, consumer = await _producer_and_consumer(url, root / "backlog")
     onward = subject("dispatch", "case", "dispatched")
 
     async def handle(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
@@ -115,22 +129,13 @@ async def svckit_hop(url: str, root: Path, count: int) -> None:
     await task
     await consumer.relay.stop()
     relay.cancel()
-    for runtime in (producer, consumer):
-        await runtime.nc.close()
-        await runtime.engine.dispose()
+    await _close(producer, consumer)
 
 
 async def svckit_single_hops(url: str, root: Path, count: int) -> None:
     """Hops one event at a time: every transaction, relay read and fetch is
     paid per event, as below saturation, where batches hold one message."""
-    producer = ServiceRuntime(
-        "intake", ServiceSettings(nats_url=url, data_dir=root / "sp"), SqlUnitOfWork
-    )
-    await producer.start_infrastructure()
-    consumer = ServiceRuntime(
-        "dispatch", ServiceSettings(nats_url=url, data_dir=root / "sc"), SqlUnitOfWork
-    )
-    await consumer.start_infrastructure()
+    producer, consumer = await _producer_and_consumer(url, root / "single")
     onward = subject("dispatch", "case", "dispatched")
     handled = asyncio.Event()
 
@@ -166,13 +171,12 @@ async def svckit_single_hops(url: str, root: Path, count: int) -> None:
         f"svckit hop, one event at a time          {wall / count * 1000:6.2f} ms each, "
         f"{cpu / count * 1000:.2f} ms CPU (commit, relay, handle, relay onward)"
     )
+    # Stopped, not cancelled: a relay cancelled mid-publish leaves its acks unread.
     worker.stop()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for runtime in (producer, consumer):
-        await runtime.nc.close()
-        await runtime.engine.dispose()
+    await producer.relay.stop()
+    await consumer.relay.stop()
+    await asyncio.gather(*tasks)
+    await _close(producer, consumer)
 
 
 def main() -> int:
