@@ -111,7 +111,10 @@ class NatsServer:
         # Appended verbatim (accounts, users, permissions: see cityops_tools.natsauth).
         self.extra_config = extra_config
         self.cluster = cluster
-        self.port = port or free_port()
+        # Not a port the caller already chose for MQTT or monitoring: a port
+        # just closed may be handed out again at once (see free_ports).
+        given = {mqtt_port, monitor_port}
+        self.port = port or next(p for p in iter(free_port, None) if p not in given)
         self.mqtt_port = mqtt_port
         self.monitor_port = monitor_port
         self.log_file = log_file

@@ -7,6 +7,9 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
+from svckit import natsserver
 from svckit.natsserver import NatsServer, free_port, nats_server_binary
 
 
@@ -52,6 +55,17 @@ def test_without_a_port_one_is_picked_that_is_free(tmp_path: Path) -> None:
     assert f"port: {server.port}" in server.config()
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_port()))  # free to bind right now
+
+
+def test_a_picked_port_is_never_the_mqtt_or_monitor_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel may hand a just-closed port out again at once: free_port
+    # returning the MQTT port, then the monitor port, is what happened in CI.
+    handed_out = iter([11883, 18222, 14999])
+    monkeypatch.setattr(natsserver, "free_port", lambda: next(handed_out))
+    server = NatsServer(tmp_path / "js", mqtt_port=11883, monitor_port=18222)
+    assert server.port == 14999
 
 
 def test_a_server_not_started_is_not_running_and_stops_quietly(tmp_path: Path) -> None:
