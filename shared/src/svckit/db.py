@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -26,6 +28,7 @@ from svckit import sqlite_inline
 # engine. (Keyed by id(), a new engine could inherit a dead engine's lock, still
 # held or bound to a closed event loop.)
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+_SYNC_TWINS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -51,18 +54,47 @@ def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") 
         engine = create_async_engine(
             url, echo=echo, async_creator=sqlite_inline.connector(path, timeout=30)
         )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", _pragmas(synchronous))
+        if path != ":memory:":
+            twin = _SYNC_TWINS[engine.sync_engine] = _sync_twin(path, synchronous)
+            event.listen(engine.sync_engine, "engine_disposed", lambda _: twin.dispose())
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+
+
+def _pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    def set_pragmas(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return set_pragmas
+
+
+def _sync_twin(path: str, synchronous: str) -> Engine:
+    """A sync engine on the same file, with the same pragmas, for the few hot
+    Core statements that run once per event (docs/performance.md, "sqlcost"):
+    the statements run inline on the loop's thread either way, and without
+    the asyncio layer a transaction costs a quarter as much. A small pool: its
+    users take a connection, run, and give it back without awaiting."""
+    twin = sa_create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=1,
+        max_overflow=2,
+    )
+    event.listen(twin, "connect", _pragmas(synchronous))
+    return twin
+
+
+def sync_twin(engine: AsyncEngine) -> Engine | None:
+    """The SQLite file's sync engine (None on PostgreSQL and in memory, where
+    the async engine is the only way in). Writers through it still take
+    `write_lock(engine)`. Disposing the async engine disposes it too."""
+    return _SYNC_TWINS.get(engine.sync_engine)
 
 
 def write_lock(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 from datetime import UTC
+from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import Row, bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -65,6 +67,7 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
     ) -> None:
         self._engine = engine
+        self._sync = db.sync_twin(engine)
         self._sessions = db.session_factory(engine)
         self._js = js
         self._window = window
@@ -134,9 +137,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one window of unsent rows; returns how many were sent."""
-        async with self._engine.connect() as connection:
-            # Columns, not ORM objects, and no session: the relay only reads them once.
-            rows = (await connection.execute(_UNSENT, {"window": self._window})).all()
+        rows = await self._unsent()
         if not rows:
             return 0
         futures = []
@@ -168,12 +169,30 @@ class OutboxRelay:
             sent_positions.append(position)
             EVENTS_PUBLISHED.labels(subject).inc()
         if sent_positions:
-            async with db.write_lock(self._engine), self._engine.begin() as connection:
-                await connection.execute(
-                    _MARK_SENT, {"positions": sent_positions, "published_at": utcnow()}
-                )
+            await self._mark_sent(sent_positions)
             self.published += len(sent_positions)
         failures = [o for o in done if isinstance(o, BaseException)]
         if failures:
             raise RuntimeError(f"{len(failures)} publishes failed: {failures[0]!r}")
         return len(sent_positions)
+
+    async def _unsent(self) -> Sequence[Row[Any, Any, Any, Any, Any, Any]]:
+        """The next window of unsent rows: columns, not ORM objects, and no
+        session (the relay reads them once); on SQLite through the file's
+        sync engine, since below saturation this runs once per event."""
+        params = {"window": self._window}
+        if self._sync is not None:
+            with self._sync.connect() as connection:
+                return connection.execute(_UNSENT, params).all()
+        async with self._engine.connect() as connection:
+            return (await connection.execute(_UNSENT, params)).all()
+
+    async def _mark_sent(self, positions: list[int]) -> None:
+        params = {"positions": positions, "published_at": utcnow()}
+        async with db.write_lock(self._engine):
+            if self._sync is not None:
+                with self._sync.begin() as connection:
+                    connection.execute(_MARK_SENT, params)
+                return
+            async with self._engine.begin() as connection:
+                await connection.execute(_MARK_SENT, params)

@@ -1,5 +1,5 @@
 """svckit.db on a real SQLite file: aware UTC datetimes in and out, naive ones
-refused, the pragmas, and the per-engine write lock."""
+refused, the pragmas, the per-engine write lock, and the sync twin."""
 
 from __future__ import annotations
 
@@ -200,3 +200,42 @@ async def test_an_in_memory_database_works_inline() -> None:
             assert len((await conn.execute(select(STAMPS))).all()) == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_sqlite_file_has_a_sync_twin_on_the_same_file_and_pragmas(
+    tmp_path: Path,
+) -> None:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", synchronous="normal")
+    try:
+        await db.create_tables(engine, METADATA)
+        twin = db.sync_twin(engine)
+        assert twin is not None
+        async with engine.begin() as conn:
+            await conn.execute(insert(STAMPS).values(at=datetime(2026, 1, 2, tzinfo=UTC)))
+        with twin.connect() as conn:  # what one commits, the other reads
+            assert conn.execute(select(STAMPS.c.at)).scalar_one() == datetime(
+                2026, 1, 2, tzinfo=UTC
+            )
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 1  # not the default
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() == 30000
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        with twin.begin() as conn:
+            conn.execute(insert(STAMPS).values(at=None))
+        async with engine.connect() as conn:
+            assert len((await conn.execute(select(STAMPS))).all()) == 2
+        assert twin.pool.checkedin() == 1
+    finally:
+        await engine.dispose()
+    assert twin.pool.checkedin() == 0  # disposed with its engine
+
+
+async def test_no_sync_twin_in_memory_or_on_postgres() -> None:
+    memory = db.create_engine("sqlite+aiosqlite:///:memory:")
+    postgres = db.create_engine("postgresql+asyncpg://user@127.0.0.1:1/none")  # never connects
+    try:
+        assert db.sync_twin(memory) is None
+        assert db.sync_twin(postgres) is None
+    finally:
+        await memory.dispose()
+        await postgres.dispose()
