@@ -5,7 +5,9 @@ sqlite3 directly:
     uv run python bench/sqlcost.py [--statements 3000]
 
 The services run SQLAlchemy's asyncio layer over SQLite with statements inline
-on the loop's thread (svckit.db, svckit.sqlite_inline). Below saturation each
+on the loop's thread (svckit.db, svckit.sqlite_inline), and their sessions on
+the file's sync engine behind the same interface (svckit.sqlite_session).
+Below saturation each
 event is its own transaction, so the fixed cost of a transaction (a session or
 connection, a pool checkout, begin, commit, the pool's reset) and of each
 statement is paid per event; this prints both per layer, as CPU microseconds.
@@ -23,7 +25,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, Table, bindparam, create_engine, event, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from svckit import db
 
@@ -51,7 +54,8 @@ async def services_layer(path: Path, count: int) -> None:
         await connection.execute(
             ROWS.insert(), [{"k": f"k{i}", "v": "x"} for i in range(PRELOADED)]
         )
-    sessions = db.session_factory(engine)
+    plain_sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    services_sessions = db.session_factory(engine)
     async with engine.connect() as connection:
 
         async def select_on_open(i: int) -> None:
@@ -64,18 +68,28 @@ async def services_layer(path: Path, count: int) -> None:
         async with engine.begin() as connection:
             (await connection.execute(BY_KEY, {"k": f"k{i % PRELOADED}"})).first()
 
-    async def session_insert_commit(i: int) -> None:
-        async with sessions() as session:
-            connection = await session.connection()
-            await connection.execute(ROWS.insert(), [{"k": f"s{i}", "v": "y"}])
-            await session.commit()
+    def session_insert_commit(
+        sessions: async_sessionmaker[AsyncSession], prefix: str
+    ) -> Callable[[int], Awaitable[None]]:
+        async def body(i: int) -> None:
+            async with sessions() as session:
+                connection = await session.connection()
+                await connection.execute(ROWS.insert(), [{"k": f"{prefix}{i}", "v": "y"}])
+                await session.commit()
+
+        return body
 
     _line(
         "asyncio layer: engine.begin() + the select", await _timed_async(count, begin_select), count
     )
     _line(
-        "asyncio layer: session + an insert + commit",
-        await _timed_async(count, session_insert_commit),
+        "asyncio layer: AsyncSession + an insert + commit",
+        await _timed_async(count, session_insert_commit(plain_sessions, "a")),
+        count,
+    )
+    _line(
+        "services' session (on the sync twin): insert + commit",
+        await _timed_async(count, session_insert_commit(services_sessions, "s")),
         count,
     )
     await engine.dispose()

@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from svckit import sqlite_inline
+from svckit.sqlite_session import SyncBackedSession
 
 # Keyed by the engine itself, held weakly: a lock lives exactly as long as its
 # engine. (Keyed by id(), a new engine could inherit a dead engine's lock, still
@@ -75,16 +76,17 @@ def _pragmas(synchronous: str) -> Callable[[Any, Any], None]:
 
 
 def _sync_twin(path: str, synchronous: str) -> Engine:
-    """A sync engine on the same file, with the same pragmas, for the few hot
-    Core statements that run once per event (docs/performance.md, "sqlcost"):
-    the statements run inline on the loop's thread either way, and without
-    the asyncio layer a transaction costs a quarter as much. A small pool: its
-    users take a connection, run, and give it back without awaiting."""
+    """A sync engine on the same file, with the same pragmas, for the services'
+    sessions (svckit.sqlite_session) and the relay's hot statements: they run
+    inline on the loop's thread either way, and without the asyncio layer a
+    transaction costs a fraction as much (docs/performance.md, "sqlcost").
+    The pool never makes a checkout wait: a wait would block the loop's only
+    thread, and the sessions holding the connections could never give them back."""
     twin = sa_create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": 30, "check_same_thread": False},
-        pool_size=1,
-        max_overflow=2,
+        pool_size=5,
+        max_overflow=-1,
     )
     event.listen(twin, "connect", _pragmas(synchronous))
     return twin
@@ -95,6 +97,14 @@ def sync_twin(engine: AsyncEngine) -> Engine | None:
     the async engine is the only way in). Writers through it still take
     `write_lock(engine)`. Disposing the async engine disposes it too."""
     return _SYNC_TWINS.get(engine.sync_engine)
+
+
+def statement_engines(engine: AsyncEngine) -> list[Engine]:
+    """Every sync engine this engine's statements run on (the async engine's
+    own and, on a SQLite file, its twin): where to listen for statement and
+    commit events."""
+    twin = sync_twin(engine)
+    return [engine.sync_engine] if twin is None else [engine.sync_engine, twin]
 
 
 def write_lock(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
@@ -109,7 +119,13 @@ def write_lock(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    """The services' sessions; on a SQLite file they run on its sync twin."""
+    twin = sync_twin(engine)
+    if twin is None:
+        return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(
+        engine, class_=SyncBackedSession, expire_on_commit=False, sync_engine=twin
+    )
 
 
 async def create_tables(engine: AsyncEngine, metadata: Any = None) -> None:

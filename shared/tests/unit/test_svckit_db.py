@@ -225,6 +225,7 @@ async def test_a_sqlite_file_has_a_sync_twin_on_the_same_file_and_pragmas(
         async with engine.connect() as conn:
             assert len((await conn.execute(select(STAMPS))).all()) == 2
         assert twin.pool.checkedin() == 1
+        assert db.statement_engines(engine) == [engine.sync_engine, twin]
     finally:
         await engine.dispose()
     assert twin.pool.checkedin() == 0  # disposed with its engine
@@ -236,6 +237,7 @@ async def test_no_sync_twin_in_memory_or_on_postgres() -> None:
     try:
         assert db.sync_twin(memory) is None
         assert db.sync_twin(postgres) is None
+        assert db.statement_engines(memory) == [memory.sync_engine]
     finally:
         await memory.dispose()
         await postgres.dispose()

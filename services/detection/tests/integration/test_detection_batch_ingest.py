@@ -106,13 +106,16 @@ def commits(engine: AsyncEngine, statements: list[str] | None = None) -> Iterato
         if path and statement.startswith("RELEASE SAVEPOINT"):
             at_releases.append(outside())
 
-    event.listen(engine.sync_engine, "commit", on_commit)
-    event.listen(engine.sync_engine, "after_cursor_execute", after_execute)
+    engines = db.statement_engines(engine)
+    for sync_engine in engines:
+        event.listen(sync_engine, "commit", on_commit)
+        event.listen(sync_engine, "after_cursor_execute", after_execute)
     try:
         yield seen
     finally:
-        event.remove(engine.sync_engine, "commit", on_commit)
-        event.remove(engine.sync_engine, "after_cursor_execute", after_execute)
+        for sync_engine in engines:
+            event.remove(sync_engine, "commit", on_commit)
+            event.remove(sync_engine, "after_cursor_execute", after_execute)
     assert all(n == before for n in at_releases), (before, at_releases)
 
 

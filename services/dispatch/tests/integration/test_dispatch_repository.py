@@ -352,7 +352,9 @@ async def test_a_batch_of_filed_cases_inserts_each_table_once(
     def record(*args: object) -> None:
         statements.append(" ".join(str(args[2]).split()))
 
-    event.listen(db_engine.sync_engine, "before_cursor_execute", record)
+    engines = db.statement_engines(db_engine)
+    for sync_engine in engines:
+        event.listen(sync_engine, "before_cursor_execute", record)
     try:
         batch = [
             incoming(filed_case(f"C-{n}", "E0403", district="D01", point=None), CASE_FILED)
@@ -364,7 +366,8 @@ async def test_a_batch_of_filed_cases_inserts_each_table_once(
                 await handlers.on_intake_event(filed, uow, ctx=ctx)
             await uow.commit()
     finally:
-        event.remove(db_engine.sync_engine, "before_cursor_execute", record)
+        for sync_engine in engines:
+            event.remove(sync_engine, "before_cursor_execute", record)
     writes = [s.split(" (")[0] for s in statements if s.startswith(("INSERT", "UPDATE"))]
     assert sorted(w for w in writes if "dispatch_" in w) == [
         "INSERT INTO dispatch_assignment",
