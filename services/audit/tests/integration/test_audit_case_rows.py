@@ -7,8 +7,10 @@ nothing of a transaction left uncommitted reaches the tables."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.adapters.tables import CaseRow, DisposerRow, VerificationRow
@@ -21,6 +23,7 @@ from audit.domain.model import (
     Verification,
 )
 from audit.service_layer.unit_of_work import AuditUnitOfWork
+from svckit import db
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 HERE = CasePlace("E0101", 31.2304, 121.4737, "D-310101")
@@ -198,3 +201,49 @@ async def test_a_transaction_left_without_commit_writes_nothing(db_engine: Async
         assert await uow.cases.get("C-2") is None
         again = await uow.cases.get("C-1")
     assert again == awaiting("C-1")
+
+
+async def test_a_same_source_look_is_answered_through_an_index_per_identity(
+    tmp_path: Path,
+) -> None:
+    """Every identity a look carries (source, device, component, detection)
+    has an index, so SQLite answers the same-source query with one index
+    search per identity. Without the device's and component's, it walked
+    every case awaiting verification and its links for each such look: a
+    query whose cost grows with the backlog. (SQLite only: PostgreSQL's
+    planner prefers scanning a small table whatever its indexes.)"""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    executed: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        statement, parameters = args[2], args[3]
+        if "audit_detection_case" in statement:
+            executed.append((statement, parameters))
+
+    try:
+        await db.create_tables(engine)
+        for sync_engine in db.statement_engines(engine):
+            event.listen(sync_engine, "before_cursor_execute", record)
+        look = FreshLook(
+            detection_id="det-1",
+            at=T0,
+            source_id="gw-1",
+            device_id="dev-7",
+            component_id="pipe-3",
+            category_code="E0501",
+        )
+        async with AuditUnitOfWork(engine, "audit") as uow:
+            assert await uow.cases.awaiting_verification(look) == []
+        ((statement, parameters),) = executed
+        async with engine.connect() as connection:
+            explained = await connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters
+            )
+            plan = [str(row[3]) for row in explained]
+    finally:
+        await engine.dispose()
+    detection_searches = [step for step in plan if step.startswith("SEARCH audit_detection ")]
+    assert "MULTI-INDEX OR" in plan, plan
+    assert len(detection_searches) == 4, plan
+    assert not any(step.startswith("SCAN") for step in plan), plan
+    assert not any("ix_audit_case_status" in step for step in plan), plan

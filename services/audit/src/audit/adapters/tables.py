@@ -86,9 +86,12 @@ class DetectionRow(SQLModel, table=True):
     __tablename__ = "audit_detection"
 
     detection_id: str = Field(primary_key=True, max_length=128)
+    # Each identity a same-source look matches on is indexed: one without an
+    # index made SQLite answer the look's OR by walking every case awaiting
+    # verification and its links (CaseRepository.awaiting_verification).
     source_id: str = Field(default="", index=True)
-    device_id: str = ""
-    component_id: str = ""
+    device_id: str = Field(default="", index=True)
+    component_id: str = Field(default="", index=True)
     category_code: str = ""
     latitude: float | None = None
     longitude: float | None = None
