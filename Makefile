@@ -73,6 +73,7 @@ bench: install
 	$(RUN) python bench/sqlcost.py
 	$(RUN) python bench/dispatch.py --decisions 20000 --events 2000 --batch 128 --single 300
 	$(RUN) python bench/audit.py --cases 1280 --entries 1000000
+	$(RUN) python -m bench.samesource
 	$(RUN) python bench/loop.py --detections 5000
 
 bench-megacity: install
