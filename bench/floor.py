@@ -89,22 +89,29 @@ async def _close(*runtimes: ServiceRuntime[SqlUnitOfWork]) -> None:
         await runtime.engine.dispose()
 
 
+_ONWARD = subject("dispatch", "case", "dispatched")
+
+
+def _file_case(uow: SqlUnitOfWork, i: int) -> None:
+    uow.publish(
+        events_pb2.CaseFiled(case=case_pb2.Case(case_id=f"C-{i}")),
+        subject=CASE_FILED,
+        case_id=f"C-{i}",
+    )
+
+
+async def _hop(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
+    """The consumer's handler: a row of its own and an event onward, as dispatch does."""
+    uow.session.add(HopRow(event_id=event.id, case_id=event.case_id))
+    uow.publish(event.message, subject=_ONWARD, case_id=event.case_id)
+
+
 async def svckit_hop(url: str, root: Path, count: int) -> None:
     producer, consumer = await _producer_and_consumer(url, root / "backlog")
-    onward = subject("dispatch", "case", "dispatched")
-
-    async def handle(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
-        uow.session.add(HopRow(event_id=event.id, case_id=event.case_id))
-        uow.publish(event.message, subject=onward, case_id=event.case_id)
-
-    worker = await consumer.subscribe("intake", handle)
+    worker = await consumer.subscribe("intake", _hop)
     async with producer.uow() as uow:
         for i in range(count):
-            uow.publish(
-                events_pb2.CaseFiled(case=case_pb2.Case(case_id=f"C-{i}")),
-                subject=CASE_FILED,
-                case_id=f"C-{i}",
-            )
+            _file_case(uow, i)
         await uow.commit()
     start = time.perf_counter()
     while await producer.relay.publish_pending():
@@ -136,12 +143,10 @@ async def svckit_single_hops(url: str, root: Path, count: int) -> None:
     """Hops one event at a time: every transaction, relay read and fetch is
     paid per event, as below saturation, where batches hold one message."""
     producer, consumer = await _producer_and_consumer(url, root / "single")
-    onward = subject("dispatch", "case", "dispatched")
     handled = asyncio.Event()
 
     async def handle(event: IncomingEvent, uow: SqlUnitOfWork) -> None:
-        uow.session.add(HopRow(event_id=event.id, case_id=event.case_id))
-        uow.publish(event.message, subject=onward, case_id=event.case_id)
+        await _hop(event, uow)
         handled.set()
 
     worker = await consumer.subscribe("intake", handle)
@@ -153,11 +158,7 @@ async def svckit_single_hops(url: str, root: Path, count: int) -> None:
     async def one(i: int) -> None:
         handled.clear()
         async with producer.uow() as uow:
-            uow.publish(
-                events_pb2.CaseFiled(case=case_pb2.Case(case_id=f"C-{i}")),
-                subject=CASE_FILED,
-                case_id=f"C-{i}",
-            )
+            _file_case(uow, i)
             await uow.commit()
         await handled.wait()
 

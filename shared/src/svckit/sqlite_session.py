@@ -36,16 +36,14 @@ def _prebuffered(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 class SyncBackedConnection(AsyncConnection):
     """What `SyncBackedSession.connection()` hands out: Core statements on the
-    session's sync connection, in the session's transaction."""
+    session's sync connection, in the session's transaction (`scalar` and
+    `scalars` go through `execute`)."""
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         return self.sync_connection.execute(*args, **_prebuffered(kwargs))  # type: ignore[union-attr]
 
     async def exec_driver_sql(self, *args: Any, **kwargs: Any) -> Any:
         return self.sync_connection.exec_driver_sql(*args, **_prebuffered(kwargs))  # type: ignore[union-attr]
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync_connection.scalar(*args, **kwargs)  # type: ignore[union-attr]
 
 
 class SyncBackedSession(AsyncSession):
