@@ -18,6 +18,7 @@ FIGURE_LINES = (
     "loop events",
     "ledger",
     "peak RSS total",
+    "consumer batches",
     "floor (same hops)",
     "pipeline/floor ratio",
 )
@@ -51,6 +52,8 @@ def test_a_small_megacity_day_runs_and_prints_its_figures(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stdout + run.stderr
     for line in FIGURE_LINES:
         assert line in run.stdout, f"no {line!r} line in:\n{run.stdout}"
+    # Every service's /metrics was read: the consumers' batches are listed.
+    assert "intake-detection" in run.stdout and "none reported" not in run.stdout
     assert sorted(p.name.rsplit("-", 1)[-1] for p in tmp_path.glob("*.png")) == [
         "latency.png",
         "rss.png",

@@ -7,10 +7,11 @@ departments, an inspector and a supervisor working every case to closed.
 It prints sustained detections/s, cases/s through the whole loop (filed →
 dispatched → accepted → completed → verified → closed, ledger verified at the
 end), latency p50/p99 from detection accepted (HTTP 202) to work order created,
-peak RSS per process and in total, and the floor: raw JetStream publish +
-fetch + ack and raw SQLite commits for as many hops as the run made, measured
-once the run has settled on the same nats-server, with the pipeline's time as
-a multiple of it (--no-floor skips it). It writes plots to bench/results/.
+peak RSS per process and in total, how the events reached each consumer (the
+mean fetched batch: an event alone in its batch pays every fixed cost alone),
+and the floor: raw JetStream publish + fetch + ack and raw SQLite commits for
+as many hops as the run made, measured once the run has settled on the same
+nats-server, with the pipeline's time as a multiple of it (--no-floor skips it). It writes plots to bench/results/.
 It asserts nothing. Run from the repository root.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from bench.common import bench_stack
 from bench.megacity.actors import Behaviour
+from bench.megacity.batching import print_batching, scrape
 from bench.megacity.day import DAY_SECONDS, DayGenerator
 from bench.megacity.floor import count_hops, measure_floor
 from bench.megacity.report import loop_seconds, print_figures, print_floor, write_plots
@@ -130,6 +132,7 @@ def main() -> int:
         )
         # Figures while the processes still exist: peak RSS and CPU come from /proc.
         print_figures(rec, offered_rate=len(day) / max(1e-6, span / speed))
+        print_batching(asyncio.run(scrape(stack.ports)))
         # After the figures, so the floor's work is not in their CPU times.
         hops = count_hops(rec)
         if not args.no_floor and hops.hops:

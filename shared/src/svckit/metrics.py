@@ -52,6 +52,15 @@ HANDLER_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+CONSUMER_BATCH_MESSAGES = Histogram(
+    "cityops_consumer_batch_messages",
+    "Messages a pull worker fetched and handled together (one transaction when "
+    "more than one): every batch pays one fetch, commit and relay read, so "
+    "batches of 1 mean each event pays them alone.",
+    ["consumer"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+    registry=REGISTRY,
+)
 OUTBOX_BACKLOG = Gauge(
     "cityops_outbox_backlog", "Outbox rows not yet published.", registry=REGISTRY
 )

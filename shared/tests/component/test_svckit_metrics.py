@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cityops.intake.v1 import case_pb2, events_pb2
 from svckit.messaging.envelope import IncomingEvent
 from svckit.messaging.subjects import CASE_FILED
+from svckit.metrics import REGISTRY
 from svckit.natsserver import NatsServer
 from svckit.runtime import ServiceRuntime
 from svckit.settings import ServiceSettings
@@ -25,6 +27,15 @@ def metric(text: str, name: str, **labels: str) -> float:
             if sample.name == name and sample.labels == labels:
                 return float(sample.value)
     return 0.0
+
+
+def _batch_figures(value: Callable[[str, dict[str, str]], float | None]) -> tuple[float, float]:
+    """Messages and batches the dispatch-intake worker has counted so far."""
+    labels = {"consumer": "dispatch-intake"}
+    return (
+        value("cityops_consumer_batch_messages_sum", labels) or 0.0,
+        value("cityops_consumer_batch_messages_count", labels) or 0.0,
+    )
 
 
 async def test_metrics_report_published_consumed_and_lag(
@@ -45,6 +56,7 @@ async def test_metrics_report_published_consumed_and_lag(
         return None
 
     worker = await consumer.subscribe("intake", ignore)
+    batches_before = _batch_figures(REGISTRY.get_sample_value)
     async with producer.uow() as uow:
         for i in range(3):
             uow.publish(
@@ -78,6 +90,12 @@ async def test_metrics_report_published_consumed_and_lag(
         == 0
     )
     assert "cityops_handler_seconds_bucket" in text
+    # The three events came in one to three fetched batches, each counted once.
+    batches_after = _batch_figures(lambda name, labels: metric(text, name, **labels))
+    handled_in_batches = batches_after[0] - batches_before[0]
+    batches = batches_after[1] - batches_before[1]
+    assert handled_in_batches == 3
+    assert 1 <= batches <= 3
     assert "cityops_outbox_backlog" in text
     consumer.request_stop()
     await runtime_task

@@ -31,6 +31,7 @@ from svckit.logging import get_logger
 from svckit.messaging.envelope import IncomingEvent, unwrap
 from svckit.metrics import (
     CONSUMER_ACK_PENDING,
+    CONSUMER_BATCH_MESSAGES,
     CONSUMER_PENDING,
     CONSUMER_REDELIVERED,
     DEAD_LETTERS,
@@ -125,6 +126,7 @@ class PullWorker(Generic[U]):
                 await self._dead_letter(msg, str(exc))
         if not decoded:
             return
+        CONSUMER_BATCH_MESSAGES.labels(self.consumer).observe(len(decoded))
         if len(decoded) > 1:
             try:
                 async with self._uow_factory() as uow:
