@@ -2,7 +2,9 @@
 
     uv run python bench/floor.py --messages 20000
 
-1. raw JetStream: publish_async in windows, then pull-fetch and ack, N messages;
+1. raw JetStream: publish_async in windows, then pull-fetch and ack, N messages,
+   on a server that fsyncs every write (as the services' do) and on one that
+   leaves syncing to its interval (what the fsync costs);
 2. raw SQLite (sqlite3, WAL, synchronous=NORMAL): N one-row commits, and N rows
    committed in batches of 128;
 3. one svckit hop: outbox rows → relay → JetStream → pull worker → a handler
@@ -56,10 +58,21 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:10.0f}/s  ({seconds:6.2f} s for {count})"
 
 
-async def print_raw_jetstream(url: str, count: int) -> None:
+async def print_raw_jetstream(url: str, count: int, note: str = "") -> None:
     js = await raw_jetstream(url, count)
-    print(f"JetStream publish_async (windows of {WINDOW})  {rate(count, js.publish_s)}")
-    print(f"JetStream fetch({WINDOW}) + ack_sync           {rate(count, js.consume_s)}")
+    print(f"JetStream publish_async (windows of {WINDOW})  {rate(count, js.publish_s)}{note}")
+    print(f"JetStream fetch({WINDOW}) + ack_sync           {rate(count, js.consume_s)}{note}")
+
+
+def print_raw_jetstream_without_fsync(root: Path, count: int) -> None:
+    """The same on a server that leaves syncing to its default interval: how
+    much of the floor is the fsync of every write the services' servers do."""
+    server = NatsServer(root / "nats-nosync", sync_every_write=False)
+    server.start()
+    try:
+        asyncio.run(print_raw_jetstream(server.url, count, "  without fsync per write"))
+    finally:
+        server.kill()
 
 
 def print_raw_sqlite(path: Path, count: int) -> None:
@@ -192,6 +205,7 @@ def main() -> int:
         server.start()
         try:
             asyncio.run(print_raw_jetstream(server.url, args.messages))
+            print_raw_jetstream_without_fsync(root, args.messages)
             print_raw_sqlite(root / "raw.db", args.messages)
             asyncio.run(svckit_hop(server.url, root, args.messages))
             asyncio.run(svckit_single_hops(server.url, root, min(args.messages, 2000)))

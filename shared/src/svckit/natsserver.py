@@ -106,8 +106,12 @@ class NatsServer:
         log_file: Path | None = None,
         cluster: ClusterSpec | None = None,
         extra_config: str | None = None,
+        sync_every_write: bool = True,
     ) -> None:
         self.store_dir = store_dir
+        # Off only to measure what the fsync costs (bench/floor.py): the
+        # services' servers keep it (docs/runbook.md, "Durability").
+        self.sync_every_write = sync_every_write
         # Appended verbatim (accounts, users, permissions: see cityops_tools.natsauth).
         self.extra_config = extra_config
         self.cluster = cluster
@@ -131,10 +135,11 @@ class NatsServer:
             f"server_name: {self.cluster.name_of(self.port) if self.cluster else 'cityops-embedded'}",
             "jetstream {",
             f'  store_dir: "{self.store_dir}"',
-            # Systems of record: fsync every write (see docs/runbook.md for the trade-off).
-            "  sync_interval: always",
-            "}",
         ]
+        if self.sync_every_write:
+            # Systems of record: fsync every write (see docs/runbook.md for the trade-off).
+            lines.append("  sync_interval: always")
+        lines.append("}")
         if self.monitor_port:
             lines.append(f"http: 127.0.0.1:{self.monitor_port}")
         if self.cluster:

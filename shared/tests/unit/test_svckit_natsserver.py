@@ -41,6 +41,11 @@ def test_jetstream_syncs_every_write_and_listens_on_loopback(tmp_path: Path) -> 
     assert server.url == "nats://127.0.0.1:14222"
 
 
+def test_fsync_of_every_write_can_be_left_to_the_server_for_measuring(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "js", port=14222, sync_every_write=False)
+    assert blocks(server.config())["jetstream"] == [f'store_dir: "{tmp_path / "js"}"']
+
+
 def test_mqtt_and_monitoring_only_when_asked_and_on_loopback(tmp_path: Path) -> None:
     server = NatsServer(tmp_path / "js", port=14222, mqtt_port=11883, monitor_port=18222)
     parsed = blocks(server.config())
