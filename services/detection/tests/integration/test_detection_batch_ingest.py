@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
@@ -33,6 +32,7 @@ from svckit import db
 from svckit.clock import utcnow
 from svckit.messaging import codec
 from svckit.tables import OutboxMessage
+from svckit.testing.statements import listening
 
 UowFactory = Callable[[], DetectionUnitOfWork]
 SHA = "e" * 64
@@ -106,16 +106,8 @@ def commits(engine: AsyncEngine, statements: list[str] | None = None) -> Iterato
         if path and statement.startswith("RELEASE SAVEPOINT"):
             at_releases.append(outside())
 
-    engines = db.statement_engines(engine)
-    for sync_engine in engines:
-        event.listen(sync_engine, "commit", on_commit)
-        event.listen(sync_engine, "after_cursor_execute", after_execute)
-    try:
+    with listening(engine, commit=on_commit, after_cursor_execute=after_execute):
         yield seen
-    finally:
-        for sync_engine in engines:
-            event.remove(sync_engine, "commit", on_commit)
-            event.remove(sync_engine, "after_cursor_execute", after_execute)
     assert all(n == before for n in at_releases), (before, at_releases)
 
 
