@@ -3,10 +3,11 @@ nothing kept without commit, and a decision with its outbox row in one transacti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -32,8 +33,21 @@ from services.dispatch.tests.dispatch_testing import filed_case, incoming, local
 from svckit import db
 from svckit.messaging.subjects import CASE_DISPATCHED, CASE_FILED
 from svckit.tables import OutboxMessage
+from svckit.testing.statements import listening
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+@contextmanager
+def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every statement sent to the database inside the block, whitespace folded."""
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    with listening(engine, before_cursor_execute=record):
+        yield statements
 
 
 def a_case(case_id: str) -> CaseFile:
@@ -322,6 +336,49 @@ async def test_cancelling_changes_loaded_timers_and_keeps_unwritten_changes(
         assert statuses["T-1"] is TimerStatus.FIRED and statuses["T-2"] is TimerStatus.CANCELLED
 
 
+async def test_stored_rows_saved_in_a_transaction_are_seen_and_written_back_once(
+    db_engine: AsyncEngine,
+) -> None:
+    """A stored row saved changes in memory: the transaction's reads and team
+    measures see the change, and the commit writes each table's changed rows
+    back in one UPDATE. Saving a row the transaction never read updates the
+    stored one, or adds it when there is none (as the ORM's merge did)."""
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        uow.cases.add(a_case("C-1"))
+        uow.assignments.add(an_assignment("D-1", team_id="road"))
+        uow.assignments.add(an_assignment("D-2", team_id="road"))
+        await uow.commit()
+    with recorded_statements(db_engine) as statements:
+        async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+            for dispatch_id in ("D-1", "D-2"):
+                share = await uow.assignments.get(dispatch_id)
+                assert share is not None
+                share.end(AssignmentStatus.COMPLETED, AT, "completed")
+                await uow.assignments.save(share)
+            assert await uow.assignments.team_loads("D02-transport") == {}
+            assert {a.status for a in await uow.assignments.for_case("C-1")} == {
+                AssignmentStatus.COMPLETED
+            }
+            closed = a_case("C-1")
+            closed.state = CaseState.CLOSED
+            await uow.cases.save(closed)  # never read in this transaction
+            await uow.cases.save(a_case("C-2"))  # never stored
+            assert await uow.cases.get("C-1") == closed
+            await uow.commit()
+    writes = [s.split(" SET")[0].split(" (")[0] for s in statements]
+    writes = [w for w in writes if w.startswith(("INSERT INTO dispatch_", "UPDATE dispatch_"))]
+    assert sorted(writes) == [
+        "INSERT INTO dispatch_case",
+        "UPDATE dispatch_assignment",
+        "UPDATE dispatch_case",
+    ]
+    async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
+        assert await uow.cases.get("C-1") == closed
+        assert await uow.cases.get("C-2") == a_case("C-2")
+        shares = await uow.assignments.for_case("C-1")
+        assert [(a.status, a.ended_at) for a in shares] == [(AssignmentStatus.COMPLETED, AT)] * 2
+
+
 async def test_a_failed_savepoint_forgets_the_rows_added_inside_it(db_engine: AsyncEngine) -> None:
     async with DispatchUnitOfWork(db_engine, "dispatch") as uow:
         uow.cases.add(a_case("C-1"))
@@ -347,15 +404,7 @@ async def test_a_batch_of_filed_cases_inserts_each_table_once(
         reference=shipped_reference, clock=SimulatedClock(local(2026, 3, 2, 10, 0))
     )
     await catalogue.seed_from_file(DispatchUnitOfWork(db_engine, "dispatch"), ctx)
-    statements: list[str] = []
-
-    def record(*args: object) -> None:
-        statements.append(" ".join(str(args[2]).split()))
-
-    engines = db.statement_engines(db_engine)
-    for sync_engine in engines:
-        event.listen(sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(db_engine) as statements:
         batch = [
             incoming(filed_case(f"C-{n}", "E0403", district="D01", point=None), CASE_FILED)
             for n in range(3)
@@ -365,9 +414,6 @@ async def test_a_batch_of_filed_cases_inserts_each_table_once(
             for filed in batch:
                 await handlers.on_intake_event(filed, uow, ctx=ctx)
             await uow.commit()
-    finally:
-        for sync_engine in engines:
-            event.remove(sync_engine, "before_cursor_execute", record)
     writes = [s.split(" (")[0] for s in statements if s.startswith(("INSERT", "UPDATE"))]
     assert sorted(w for w in writes if "dispatch_" in w) == [
         "INSERT INTO dispatch_assignment",

@@ -6,8 +6,7 @@ import json
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func
-from sqlmodel import col, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dispatch.adapters.tables import AssignmentRow, CaseRow
@@ -15,13 +14,15 @@ from dispatch.adapters.tracking import Fields, TrackedRows, Values
 from dispatch.domain.areas import Place
 from dispatch.domain.model import Assignment, AssignmentStatus, CaseFile, CaseState, Role
 
+CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
+ASSIGNMENTS: Table = AssignmentRow.__table__  # type: ignore[attr-defined]
+
 
 class CaseRepository:
     """Dispatch's cases, one row per case id."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._rows: TrackedRows[CaseRow] = TrackedRows(session, CaseRow)
+        self._rows = TrackedRows(session, CASES)
         # Loaded rows this transaction holds a row lock on (read ahead for a batch,
         # or by `get(for_update=True)`), and ids read ahead and found absent.
         self._locked: set[str] = set()
@@ -35,8 +36,8 @@ class CaseRepository:
         )
         if not wanted:
             return
-        query = select(CaseRow).where(col(CaseRow.case_id).in_(wanted)).with_for_update()
-        for row in await self._session.exec(query):
+        query = select(CASES).where(CASES.c.case_id.in_(wanted)).with_for_update()
+        for row in await self._rows.execute(query):
             self._rows.seen(row)
             self._locked.add(row.case_id)
         self._absent.update(c for c in wanted if c not in self._locked)
@@ -62,7 +63,7 @@ class CaseRepository:
         if case_id in self._absent:
             return None
         query = _CASE_LOCKED if for_update else _CASE
-        row = (await self._session.exec(query, params={"wanted_case_id": case_id})).first()
+        row = (await self._rows.execute(query, wanted_case_id=case_id)).first()
         if row is None:
             return None
         if for_update:
@@ -72,12 +73,12 @@ class CaseRepository:
     async def in_state(self, state: CaseState, limit: int = 500) -> list[CaseFile]:
         await self._rows.write()
         query = (
-            select(CaseRow)
-            .where(CaseRow.state == state.value)
-            .order_by(col(CaseRow.updated_at))
+            select(CASES)
+            .where(CASES.c.state == state.value)
+            .order_by(CASES.c.updated_at)
             .limit(limit)
         )
-        return [_case(row) for row in (await self._session.exec(query)).all()]
+        return [_case(self._rows.seen(row)) for row in await self._rows.execute(query)]
 
     async def write(self) -> None:
         """Insert the cases added in this transaction (at commit, or before a query)."""
@@ -97,8 +98,7 @@ class AssignmentRepository:
     """
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._rows: TrackedRows[AssignmentRow] = TrackedRows(session, AssignmentRow)
+        self._rows = TrackedRows(session, ASSIGNMENTS)
 
     def add(self, assignment: Assignment) -> None:
         self._rows.add(_assignment_values(assignment))
@@ -117,33 +117,24 @@ class AssignmentRepository:
         )
         if not wanted:
             return
-        query = select(AssignmentRow).where(col(AssignmentRow.dispatch_id).in_(wanted))
-        for row in await self._session.exec(query):
+        query = select(ASSIGNMENTS).where(ASSIGNMENTS.c.dispatch_id.in_(wanted))
+        for row in await self._rows.execute(query):
             self._rows.seen(row)
 
     async def get(self, dispatch_id: str) -> Assignment | None:
         values = self._rows.new(dispatch_id)
         if values is not None:
             return _assignment(Fields(values))
-        row = self._rows.tracked(dispatch_id)
-        if row is None:
-            row = await self._session.get(AssignmentRow, dispatch_id)
+        tracked = self._rows.tracked(dispatch_id)
+        if tracked is not None:
+            return _assignment(tracked)
+        row = (await self._rows.execute(_ASSIGNMENT, wanted_dispatch_id=dispatch_id)).first()
         return _assignment(self._rows.seen(row)) if row else None
 
     async def for_case(self, case_id: str) -> list[Assignment]:
         await self._rows.write()
-        query = (
-            select(AssignmentRow)
-            .where(AssignmentRow.case_id == case_id)
-            .order_by(
-                col(AssignmentRow.attempt),
-                col(AssignmentRow.dispatched_at),
-                col(AssignmentRow.position),
-            )
-        )
-        return [
-            _assignment(self._rows.seen(row)) for row in (await self._session.exec(query)).all()
-        ]
+        rows = await self._rows.execute(_FOR_CASE, wanted_case_id=case_id)
+        return [_assignment(self._rows.seen(row)) for row in rows]
 
     async def last_team(self, department_id: str) -> str | None:
         """The team that got the department's most recent case (round-robin's turn).
@@ -152,15 +143,17 @@ class AssignmentRepository:
         (no write for it); a tie on the time between different teams, which only
         the database's order of ids may break, is asked of it after writing them.
         """
+        # Stored rows as this transaction changed them; its new ones stay in memory.
+        await self._rows.write_changed()
         params = {"wanted_department_id": department_id}
         latest = [
             (values["dispatched_at"], values["team_id"])
             for values in self._rows.pending()
             if values["department_id"] == department_id and values["team_id"] != ""
         ]
-        stored = (await self._session.exec(_LAST_TEAM, params=params)).first()
+        stored = (await self._rows.execute(_LAST_TEAM, **params)).first()
         if stored is not None:
-            latest.append((stored[1], stored[0]))
+            latest.append((stored.dispatched_at, stored.team_id))
         if not latest:
             return None
         newest = max(at for at, _ in latest)
@@ -168,15 +161,15 @@ class AssignmentRepository:
         if len(teams) == 1:
             return teams.pop()
         await self._rows.write()
-        return (await self._session.exec(_LAST_TEAM, params=params)).first()[0]  # type: ignore[index]
+        first = (await self._rows.execute(_LAST_TEAM, **params)).first()
+        return None if first is None else str(first.team_id)
 
     async def team_loads(self, department_id: str) -> dict[str, int]:
         """Open cases per team of a department (least-loaded's measure): the stored
         rows counted by the database, this transaction's new ones in memory."""
-        stored = await self._session.exec(
-            _TEAM_LOADS, params={"wanted_department_id": department_id}
-        )
-        loads = {team: int(count) for team, count in stored.all()}
+        await self._rows.write_changed()
+        stored = await self._rows.execute(_TEAM_LOADS, wanted_department_id=department_id)
+        loads = {row.team_id: int(row.open_cases) for row in stored}
         for values in self._rows.pending():
             if (
                 values["department_id"] == department_id
@@ -196,25 +189,33 @@ class AssignmentRepository:
 
 # The per-event reads, built once with parameters: building a statement per call
 # (and its cache key) cost about as much as running it.
-_CASE = select(CaseRow).where(CaseRow.case_id == bindparam("wanted_case_id"))
+_CASE = select(CASES).where(CASES.c.case_id == bindparam("wanted_case_id"))
 _CASE_LOCKED = _CASE.with_for_update()
+_ASSIGNMENT = select(ASSIGNMENTS).where(
+    ASSIGNMENTS.c.dispatch_id == bindparam("wanted_dispatch_id")
+)
+_FOR_CASE = (
+    select(ASSIGNMENTS)
+    .where(ASSIGNMENTS.c.case_id == bindparam("wanted_case_id"))
+    .order_by(ASSIGNMENTS.c.attempt, ASSIGNMENTS.c.dispatched_at, ASSIGNMENTS.c.position)
+)
 _LAST_TEAM = (
-    select(AssignmentRow.team_id, AssignmentRow.dispatched_at)
+    select(ASSIGNMENTS.c.team_id, ASSIGNMENTS.c.dispatched_at)
     .where(
-        AssignmentRow.department_id == bindparam("wanted_department_id"),
-        AssignmentRow.team_id != "",
+        ASSIGNMENTS.c.department_id == bindparam("wanted_department_id"),
+        ASSIGNMENTS.c.team_id != "",
     )
-    .order_by(col(AssignmentRow.dispatched_at).desc(), col(AssignmentRow.dispatch_id).desc())
+    .order_by(ASSIGNMENTS.c.dispatched_at.desc(), ASSIGNMENTS.c.dispatch_id.desc())
     .limit(1)
 )
 _TEAM_LOADS = (
-    select(AssignmentRow.team_id, func.count())
+    select(ASSIGNMENTS.c.team_id, func.count().label("open_cases"))
     .where(
-        AssignmentRow.department_id == bindparam("wanted_department_id"),
-        AssignmentRow.status == AssignmentStatus.ACTIVE.value,
-        AssignmentRow.team_id != "",
+        ASSIGNMENTS.c.department_id == bindparam("wanted_department_id"),
+        ASSIGNMENTS.c.status == AssignmentStatus.ACTIVE.value,
+        ASSIGNMENTS.c.team_id != "",
     )
-    .group_by(col(AssignmentRow.team_id))
+    .group_by(ASSIGNMENTS.c.team_id)
 )
 
 
@@ -243,7 +244,7 @@ def _case_values(case: CaseFile) -> Values:
     )
 
 
-def _case(row: CaseRow | Fields) -> CaseFile:
+def _case(row: Fields) -> CaseFile:
     point = (
         (row.latitude, row.longitude)
         if row.latitude is not None and row.longitude is not None
@@ -289,7 +290,7 @@ def _assignment_values(a: Assignment) -> Values:
     )
 
 
-def _assignment(row: AssignmentRow | Fields) -> Assignment:
+def _assignment(row: Fields) -> Assignment:
     return Assignment(
         dispatch_id=row.dispatch_id,
         case_id=row.case_id,

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Update, bindparam, func, text, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Table, Update, bindparam, func, text, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +18,7 @@ from dispatch.adapters.tables import (
     SuspensionRow,
     TimerRow,
 )
-from dispatch.adapters.tracking import TrackedRows, Values
+from dispatch.adapters.tracking import Fields, TrackedRows, Values
 from dispatch.domain.escalation import EscalationKind, Timer, TimerStatus
 from dispatch.domain.model import CaseState, ResponsibilityError
 from dispatch.domain.oversight import (
@@ -95,6 +95,9 @@ def _version(row: RuleVersionRow) -> RuleVersion:
     )
 
 
+TIMERS: Table = TimerRow.__table__  # type: ignore[attr-defined]
+
+
 class TimerRepository:
     """Durable escalation timers.
 
@@ -103,8 +106,7 @@ class TimerRepository:
     """
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._rows: TrackedRows[TimerRow] = TrackedRows(session, TimerRow)
+        self._rows = TrackedRows(session, TIMERS)
 
     def add(self, timer: Timer) -> None:
         self._rows.add(_timer_values(timer))
@@ -121,20 +123,20 @@ class TimerRepository:
         """
         await self._rows.write()
         query = (
-            select(TimerRow)
-            .where(TimerRow.status == TimerStatus.PENDING.value, TimerRow.fire_at <= now)
-            .order_by(col(TimerRow.fire_at))
+            sa_select(TIMERS)
+            .where(TIMERS.c.status == TimerStatus.PENDING.value, TIMERS.c.fire_at <= now)
+            .order_by(TIMERS.c.fire_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_timer(self._rows.seen(row)) for row in (await self._session.exec(query)).all()]
+        return [_timer(self._rows.seen(row)) for row in await self._rows.execute(query)]
 
     async def of(self, *, case_id: str, dispatch_id: str | None = None) -> list[Timer]:
         await self._rows.write()
-        query = select(TimerRow).where(TimerRow.case_id == case_id)
+        query = sa_select(TIMERS).where(TIMERS.c.case_id == case_id)
         if dispatch_id is not None:
-            query = query.where(TimerRow.dispatch_id == dispatch_id)
-        rows = (await self._session.exec(query.order_by(col(TimerRow.fire_at)))).all()
+            query = query.where(TIMERS.c.dispatch_id == dispatch_id)
+        rows = await self._rows.execute(query.order_by(TIMERS.c.fire_at))
         return [_timer(self._rows.seen(row)) for row in rows]
 
     async def cancel(
@@ -171,11 +173,10 @@ class TimerRepository:
     ) -> int:
         """One Core UPDATE for the stored timers, the same change in memory for the rest.
 
-        As the ORM's bulk UPDATE did (autoflush first, then "evaluate"), but
-        without its per-statement machinery: loaded timers with unwritten
-        changes are flushed first, timers added in this transaction and not
-        written yet change in place, and loaded timers get the new status as
-        their stored value.
+        As the ORM's bulk UPDATE did (autoflush first, then "evaluate"): read
+        timers with unwritten changes are written first, timers added in this
+        transaction and not written yet change in place, and read timers take
+        the new status as their stored value.
         """
         statuses = {s.value for s in current}
 
@@ -192,22 +193,18 @@ class TimerRepository:
             if matches(v["case_id"], v["status"], v["dispatch_id"], v["stage"]):
                 v["status"] = status.value
                 changed += 1
-        if self._rows.unflushed():
-            await self._session.flush()
-        connection = await self._session.connection()
-        result = await connection.execute(
+        await self._rows.write_changed()
+        result = await self._rows.execute(
             _status_update(dispatch_id is not None, stage is not None),
-            {
-                "match_case_id": case_id,
-                "match_statuses": sorted(statuses),
-                "match_dispatch_id": dispatch_id,
-                "match_stage": stage.value if stage is not None else None,
-                "new_status": status.value,
-            },
+            match_case_id=case_id,
+            match_statuses=sorted(statuses),
+            match_dispatch_id=dispatch_id,
+            match_stage=stage.value if stage is not None else None,
+            new_status=status.value,
         )
-        for row in self._rows.loaded():
-            if matches(row.case_id, row.status, row.dispatch_id, row.stage):
-                set_committed_value(row, "status", status.value)
+        for values in self._rows.loaded():
+            if matches(values["case_id"], values["status"], values["dispatch_id"], values["stage"]):
+                values["status"] = status.value
         return changed + int(result.rowcount or 0)
 
 
@@ -215,7 +212,7 @@ class TimerRepository:
 def _status_update(by_dispatch: bool, by_stage: bool) -> Update:
     """A timer status change as one prepared statement per shape: built per call,
     the expression was a third of a cancel's cost."""
-    table = TimerRow.__table__  # type: ignore[attr-defined]
+    table = TIMERS
     statement = update(table).where(
         table.c.case_id == bindparam("match_case_id"),
         table.c.status.in_(bindparam("match_statuses", expanding=True)),
@@ -245,7 +242,7 @@ def _timer_values(t: Timer) -> Values:
     )
 
 
-def _timer(row: TimerRow) -> Timer:
+def _timer(row: Fields) -> Timer:
     return Timer(
         timer_id=row.timer_id,
         case_id=row.case_id,

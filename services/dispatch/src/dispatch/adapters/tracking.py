@@ -1,32 +1,33 @@
-"""The rows a repository holds in this transaction: the ones it loaded (ORM objects, so
-saving a record updates its row in place instead of ``merge``, which costs a SELECT per
-object) and the ones it added (plain column values, inserted together at the end).
+"""The rows a repository holds in this transaction, as plain column values, and
+the Core statements that write them.
 
-New rows skip the ORM: building a SQLModel object per case, assignment and timer, tracking
-it and flushing it through the unit-of-work machinery was most of a filed case's cost. They
-wait here as column values, a later save of the same record just replaces them, and
-`write` inserts them in one executemany: before the repository's next query of the table
-(so every query sees them, as the ORM's autoflush made it; a repository may instead combine
-a query with them in memory, as the assignments' team measures do) and at commit.
+Neither new nor loaded rows are ORM objects: building a SQLModel object per
+case, assignment and timer, tracking it, checking it for changes and flushing
+it through the ORM's unit of work was most of dispatch's cost per event. A row
+read is kept here as its column values; `save` changes those values in place
+(and remembers the key); new rows wait as values too. `write` inserts the new
+rows in one executemany and writes the changed ones back in another: before
+the repository's next query of its table (so every query sees them, as the
+ORM's autoflush made it; a repository may instead combine a query with them
+in memory, as the assignments' team measures do) and at commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Table, inspect
-from sqlmodel import SQLModel
+from sqlalchemy import CursorResult, Executable, Row, Select, Table, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from svckit.rows import insert_rows
+from svckit.rows import insert_rows, rewrite_rows
 
-R = TypeVar("R", bound=SQLModel)
 Values = dict[str, Any]
 
 
 class Fields:
-    """A new row's values read by attribute, like a loaded row, for the same converters."""
+    """A row's values read by attribute, the way the converters read a row."""
 
     __slots__ = ("_values",)
 
@@ -40,16 +41,16 @@ class Fields:
             raise AttributeError(name) from None
 
 
-class TrackedRows(Generic[R]):
-    def __init__(self, session: AsyncSession, model: type[R]) -> None:
+class TrackedRows:
+    def __init__(self, session: AsyncSession, table: Table) -> None:
         self._session = session
-        self._model = model
-        self._table: Table = model.__table__  # type: ignore[attr-defined]
-        (key,) = self._table.primary_key.columns
+        self.table = table
+        (key,) = table.primary_key.columns
         self._key: str = key.name
-        self._rows: dict[str, R] = {}
+        # Rows read in this transaction, by key, as this transaction sees them.
+        self._rows: dict[str, Values] = {}
         self._new: dict[str, Values] = {}
-        # Loaded rows `save` changed (or merged), maybe not flushed yet.
+        # Keys of read rows that `save` changed and `write` has not written yet.
         self._changed: set[str] = set()
 
     def add(self, values: Values) -> None:
@@ -64,54 +65,73 @@ class TrackedRows(Generic[R]):
         """The rows not written yet (their values may be changed in place before the write)."""
         return iter(self._new.values())
 
-    def tracked(self, key: str) -> R | None:
-        """The row this session holds for a key, if any."""
-        return self._rows.get(key)
+    def tracked(self, key: str) -> Fields | None:
+        """The row this transaction read for a key, if any."""
+        values = self._rows.get(key)
+        return None if values is None else Fields(values)
 
-    def loaded(self) -> Iterator[R]:
+    def loaded(self) -> Iterator[Values]:
+        """The rows read, as mutable values: a change made here is taken as stored."""
         return iter(self._rows.values())
 
-    def seen(self, row: R) -> R:
-        """A row just loaded: later saves of its record update it."""
-        self._rows[getattr(row, self._key)] = row
-        return row
+    def seen(self, row: Row[Any]) -> Fields:
+        """A row just read. A row this transaction read before keeps the values
+        it holds: they include its changes not written yet."""
+        values = dict(row._mapping)
+        return Fields(self._rows.setdefault(values[self._key], values))
+
+    async def execute(self, statement: Executable, **params: Any) -> CursorResult[Any]:
+        """A Core statement in this transaction (the repository's queries)."""
+        connection = await self._session.connection()
+        return await connection.execute(statement, params)
 
     async def save(self, values: Values) -> None:
-        """Write a record's current values: into its new or tracked row, else merged by key."""
+        """Keep a record's current values: in its new or read row, else in the
+        stored row read now (as the ORM's merge did), else as a new row."""
         key = values[self._key]
         if key in self._new:
             self._new[key] = values
             return
-        tracked = self._rows.get(key)
-        self._changed.add(key)
-        if tracked is None:
-            self._rows[key] = await self._session.merge(self._model(**values))
-            return
-        for name, value in values.items():
-            if getattr(tracked, name) != value:
-                setattr(tracked, name, value)
-
-    def unflushed(self) -> bool:
-        """Whether a loaded row holds changes the session has not flushed yet
-        (cheaper than scanning the session's dirty objects of every table)."""
-        self._changed = {
-            key
-            for key in self._changed
-            if (state := inspect(self._rows[key])).modified or state.pending
-        }
-        return bool(self._changed)
+        if key not in self._rows:
+            row = (await self.execute(_by_key(self.table), key=key)).first()
+            if row is None:
+                self._new[key] = values
+                return
+            self.seen(row)
+        tracked = self._rows[key]
+        if any(tracked[name] != value for name, value in values.items()):
+            tracked.update(values)
+            self._changed.add(key)
 
     async def write(self) -> None:
-        """Insert the new rows in one executemany (nothing to do when there are none).
-
-        Written rows are no longer this object's: a later read loads them like any row.
-        """
+        """Insert the new rows and write back the changed ones (nothing to do
+        when there are none). Written new rows are no longer this object's: a
+        later read loads them like any row."""
+        await self.write_changed()
         if not self._new:
             return
         rows = list(self._new.values())
         self._new.clear()
-        await insert_rows(await self._session.connection(), self._table, rows)
+        await insert_rows(await self._session.connection(), self.table, rows)
+
+    async def write_changed(self) -> None:
+        """Write back the read rows `save` changed, in one executemany."""
+        if not self._changed:
+            return
+        rows = [self._rows[key] for key in sorted(self._changed)]
+        self._changed.clear()
+        await rewrite_rows(await self._session.connection(), self.table, self._key, rows)
 
     def discard(self) -> None:
-        """Forget the rows not written (their transaction, or savepoint, was rolled back)."""
+        """Forget every row: the transaction was rolled back, so what was read
+        may no longer be what is stored."""
         self._new.clear()
+        self._rows.clear()
+        self._changed.clear()
+
+
+@cache
+def _by_key(table: Table) -> Select[Any]:
+    """One row by primary key, built once per table."""
+    (key,) = table.primary_key.columns
+    return select(table).where(key == bindparam("key"))
