@@ -28,6 +28,7 @@ from cityops.intake.v1 import case_pb2
 from cityops.intake.v1 import events_pb2 as intake_events
 from svckit.messaging import subjects
 from svckit.messaging.envelope import IncomingEvent
+from svckit.testing.statements import listening
 
 Recorder = Any  # conftest.Recorder
 
@@ -57,6 +58,30 @@ async def test_entries_chain_and_a_redelivered_event_is_not_appended_twice(
             bytes.fromhex(entries[2].leaf_hash),
         ]
     )
+
+
+async def test_the_tip_is_written_once_per_appending_batch_and_not_when_nothing_moved(
+    recorder: Recorder,
+) -> None:
+    """The appender's tip is read once per transaction and written back only
+    when appends moved it: a batch of events is one write of the tip, a
+    batch of events already in the ledger none."""
+    first, second = recorder.event(dispatched(1)), recorder.event(dispatched(2))
+    await recorder.record(first)  # the tip's row exists from here on
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        if LedgerTipRow.__tablename__ in args[2] and args[2].startswith(("INSERT", "UPDATE")):
+            statements.append(args[2].split()[0])
+
+    with listening(recorder.engine, before_cursor_execute=record):
+        await recorder.record(second, recorder.event(dispatched(3)))
+        assert statements == ["UPDATE"]
+        await recorder.record(first, second)  # nothing new: the tip stays as stored
+        assert statements == ["UPDATE"]
+    entries = await recorder.entries()
+    assert [e.event_id for e in entries] == ["evt-1", "evt-2", "evt-3"]
+    assert (await recorder.check()).ok
 
 
 async def test_an_event_is_appended_once_with_or_without_a_preloaded_batch(

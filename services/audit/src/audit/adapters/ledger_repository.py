@@ -4,13 +4,13 @@ delete of an entry, a node or a head."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, tuple_
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,6 +27,10 @@ from audit.domain.ledger import LedgerTip
 from audit.domain.merkle import NewNode, NodeRef
 from audit.domain.model import LedgerEntry
 from audit.domain.tree_head import TreeHead
+from svckit.rows import insert_rows
+
+# Links written before a query that joins them (see `LedgerRepository.write_links`).
+WriteLinks = Callable[[], Awaitable[None]]
 
 
 class UnreadableEntryError(Exception):
@@ -41,6 +45,31 @@ class UnreadableEntryError(Exception):
 _ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
 _CHUNK = 400  # bound parameters per IN query
 
+_TIP: Table = LedgerTipRow.__table__  # type: ignore[attr-defined]
+_LINKS: Table = DetectionCaseRow.__table__  # type: ignore[attr-defined]
+_ENTRIES: Table = LedgerEntryRow.__table__  # type: ignore[attr-defined]
+# Every transaction that appends reads the tip and writes it back, and every
+# batch asks which of its events and detections are known: Core statements
+# built once, not ORM objects (the ORM's get, flush and per-object work cost
+# more than the statements).
+_TIP_LOCKED = sa_select(_TIP).where(_TIP.c.id == 1).with_for_update()
+_TIP_REWRITE = (
+    update(_TIP)
+    .where(_TIP.c.id == 1)
+    .values(
+        size=bindparam("size"),
+        head_hash=bindparam("head_hash"),
+        frontier=bindparam("frontier"),
+        signed_size=bindparam("signed_size"),
+    )
+)
+_KNOWN_EVENTS = sa_select(_ENTRIES.c.event_id).where(
+    _ENTRIES.c.event_id.in_(bindparam("ids", expanding=True))
+)
+_LINKED = sa_select(_LINKS.c.detection_id).where(
+    _LINKS.c.detection_id.in_(bindparam("ids", expanding=True))
+)
+
 
 def _entry(row: Any) -> LedgerEntry:
     return LedgerEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS})
@@ -53,9 +82,18 @@ def _entry_columns() -> list[Any]:
     return [table.c[name] for name in _ENTRY_FIELDS]
 
 
-def _tip_of(row: LedgerTipRow) -> LedgerTip:
+def _tip_of(row: Any) -> LedgerTip:
     frontier = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
     return LedgerTip(row.size, row.head_hash, frontier, row.signed_size)
+
+
+def _tip_columns(tip: LedgerTip) -> dict[str, Any]:
+    return {
+        "size": tip.size,
+        "head_hash": tip.head_hash,
+        "frontier": b"".join(tip.frontier),
+        "signed_size": tip.signed_size,
+    }
 
 
 def _head(row: TreeHeadRow) -> TreeHead:
@@ -78,8 +116,11 @@ class LedgerRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._tip_row: LedgerTipRow | None = None
         self._tip: LedgerTip | None = None
+        # The tip's columns as stored (None: no row yet), to write it back
+        # only when it changed.
+        self._tip_as_stored: dict[str, Any] | None = None
+        self._new_links: list[dict[str, str]] = []
         self._entries: list[dict[str, Any]] = []
         self._nodes: list[dict[str, Any]] = []
         self._event_ids: set[str] = set()
@@ -97,16 +138,18 @@ class LedgerRepository:
         SQLite the in-process write lock serialises appenders). Loaded once per
         transaction; appends advance this same object."""
         if self._tip is None:
-            row = await self.session.get(LedgerTipRow, 1, with_for_update=True)
+            connection = await self.session.connection()
+            row = (await connection.execute(_TIP_LOCKED)).first()
             if row is None:
                 if await self.last_sequence() != 0:
                     raise RuntimeError(
                         "audit ledger has entries but no tip: written by an older version "
                         "(no Merkle tree) or tampered with; run verify-ledger"
                     )
-                row = LedgerTipRow(id=1, size=0, head_hash=GENESIS_HASH, frontier=b"")
-                self.session.add(row)
-            self._tip_row, self._tip = row, _tip_of(row)
+                self._tip = LedgerTip(0, GENESIS_HASH, [], 0)
+            else:
+                self._tip = _tip_of(row)
+                self._tip_as_stored = _tip_columns(self._tip)
         return self._tip
 
     def append(self, entry: LedgerEntry, nodes: Sequence[NewNode], tip: LedgerTip) -> None:
@@ -129,24 +172,31 @@ class LedgerRepository:
             await connection.execute(insert(LedgerEntryRow.__table__), self._entries)  # type: ignore[attr-defined]
         if self._nodes:
             await connection.execute(insert(MerkleNodeRow.__table__), self._nodes)  # type: ignore[attr-defined]
-        if self._tip is not None and self._tip_row is not None:
-            row, tip = self._tip_row, self._tip
-            row.size, row.head_hash = tip.size, tip.head_hash
-            row.frontier, row.signed_size = b"".join(tip.frontier), tip.signed_size
-            self.session.add(row)
+        if self._tip is not None:
+            columns = _tip_columns(self._tip)
+            if self._tip_as_stored is None:
+                await connection.execute(insert(_TIP), {"id": 1, **columns})
+            elif columns != self._tip_as_stored:
+                await connection.execute(_TIP_REWRITE, columns)
+            self._tip_as_stored = columns
         self._entries, self._nodes = [], []
+        await self.write_links()
+
+    async def write_links(self) -> None:
+        """Write the timeline links added in this transaction: at commit, and
+        before a query that joins them (machine verification's)."""
+        if self._new_links:
+            links, self._new_links = self._new_links, []
+            await insert_rows(await self.session.connection(), _LINKS, links)
 
     async def preload(self, event_ids: Iterable[str]) -> None:
         """Which of a batch's events are in the ledger already, in a few `IN`
         queries rather than one query per event."""
         wanted = set(event_ids) - self._checked
-        # Entries are buffered, never in the session: nothing to flush first.
-        with self.session.no_autoflush:
-            for chunk in _chunks(wanted):
-                result = await self.session.exec(
-                    select(LedgerEntryRow.event_id).where(col(LedgerEntryRow.event_id).in_(chunk))
-                )
-                self._event_ids.update(result.all())
+        connection = await self.session.connection()
+        for chunk in _chunks(wanted):
+            result = await connection.execute(_KNOWN_EVENTS, {"ids": chunk})
+            self._event_ids.update(result.scalars())
         self._checked |= wanted
 
     async def has_event(self, event_id: str) -> bool:
@@ -158,26 +208,23 @@ class LedgerRepository:
         """Which of a batch's detections are on a timeline already, in `IN`
         queries rather than a look-up per detection."""
         wanted = set(detection_ids) - self._links_checked
+        connection = await self.session.connection()
         for chunk in _chunks(wanted):
-            result = await self.session.exec(
-                select(DetectionCaseRow.detection_id).where(
-                    col(DetectionCaseRow.detection_id).in_(chunk)
-                )
-            )
-            self._linked.update(result.all())
+            result = await connection.execute(_LINKED, {"ids": chunk})
+            self._linked.update(result.scalars())
         self._links_checked |= wanted
 
     async def link_detections(self, case_id: str, detection_ids: tuple[str, ...]) -> None:
         """Put these detections on the case's timeline (first filing wins).
 
-        Not flushed here: `_linked` already tells a later filing in this
+        Not written here: `_linked` already tells a later filing in this
         transaction that they are taken, and the queries that join the links
-        (machine verification's) flush the session before they read."""
+        (machine verification's) call `write_links` before they read."""
         wanted = [d for d in dict.fromkeys(detection_ids) if d]
         await self.preload_links(wanted)  # reads only those the batch's preload did not
         for detection_id in wanted:
             if detection_id not in self._linked:
-                self.session.add(DetectionCaseRow(detection_id=detection_id, case_id=case_id))
+                self._new_links.append({"detection_id": detection_id, "case_id": case_id})
                 self._linked.add(detection_id)
 
     def add_tree_head(self, head: TreeHead) -> None:

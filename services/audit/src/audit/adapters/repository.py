@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Executable, bindparam, or_, union
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from audit.adapters.ledger_repository import WriteLinks
 from audit.adapters.tables import (
     CaseRow,
     DetectionCaseRow,
@@ -55,6 +55,19 @@ _DISPOSERS_OF = sa_select(_DISPOSER.c.case_id, _DISPOSER.c.user_id, _DISPOSER.c.
 # (building a statement per call cost about as much as running it).
 _CASE_BY_ID = sa_select(_CASE).where(_CASE.c.case_id == bindparam("case_id")).with_for_update()
 _DISPOSERS_OF_CASE = _DISPOSERS_OF.where(_DISPOSER.c.case_id == bindparam("case_id"))
+# A case's linked detections and, where recorded, their sources (`recorded`
+# is None for a link whose detection audit has not recorded).
+_SOURCES = (
+    sa_select(
+        _LINK.c.detection_id,
+        _DETECTION.c.detection_id.label("recorded"),
+        _DETECTION.c.source_id,
+        _DETECTION.c.device_id,
+        _DETECTION.c.component_id,
+    )
+    .select_from(_LINK.outerjoin(_DETECTION, _DETECTION.c.detection_id == _LINK.c.detection_id))
+    .where(_LINK.c.case_id == bindparam("case_id"))
+)
 
 # The columns `CaseRepository.save` leaves alone on a new case (a case filed
 # without a place): their defaults, as the table has them.
@@ -112,8 +125,9 @@ class CaseRepository:
     tables in one executemany per kind at commit (`write_pending`), or
     before a query that must see it (`awaiting_verification`)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, write_links: WriteLinks | None = None) -> None:
         self.session = session
+        self._write_links = write_links
         # Column values of each case read or saved in this transaction: read
         # again without a query, so a batch of events about one case costs one
         # SELECT (and the row lock is taken once).
@@ -305,8 +319,8 @@ class CaseRepository:
 
         `unwritten`: detections of the same source this transaction recorded
         but has not written yet (`DetectionRepository.unwritten_like`); their
-        links count as if they were. The session is flushed first (the links
-        the ledger repository adds), so the queries see this transaction's
+        links count as if they were. The ledger repository writes the links
+        it holds first, so the queries see this transaction's
         links; saved cases are written first only if one of them awaits
         verification (it became so earlier in this transaction, or changed
         place): the stored state of the others may still say "awaiting", so
@@ -315,7 +329,8 @@ class CaseRepository:
         the ORM's execution cost more than the queries)."""
         if self._awaiting:
             await self.write_pending()
-        await self.session.flush()
+        if self._write_links is not None:
+            await self._write_links()
         connection = await self.session.connection()
         found: set[str] = set()
         if (
@@ -388,8 +403,9 @@ class DetectionRepository:
     queries that could need them are told which they are
     (`unwritten_like`, `sources`)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, write_links: WriteLinks | None = None) -> None:
         self.session = session
+        self._write_links = write_links
         # Detections read ahead for a batch (`preload`) or recorded in this
         # transaction: None, not recorded.
         self._known: dict[str, _Detection | None] = {}
@@ -444,23 +460,17 @@ class DetectionRepository:
 
     async def sources(self, case_id: str) -> CaseSources:
         """The sources of the detections the case was filed from."""
-        result = await self.session.exec(
-            select(DetectionCaseRow.detection_id, DetectionRow)
-            .join(
-                DetectionRow,
-                col(DetectionRow.detection_id) == col(DetectionCaseRow.detection_id),
-                isouter=True,
-            )
-            .where(DetectionCaseRow.case_id == case_id)
-        )
-        rows = result.all()
-        known: list[DetectionRow | _Detection] = [
-            d if d is not None else self._unwritten[detection_id]
-            for detection_id, d in rows
-            if d is not None or detection_id in self._unwritten
+        if self._write_links is not None:
+            await self._write_links()
+        connection = await self.session.connection()
+        rows = (await connection.execute(_SOURCES, {"case_id": case_id})).all()
+        known: list[Any] = [
+            row if row.recorded is not None else self._unwritten[row.detection_id]
+            for row in rows
+            if row.recorded is not None or row.detection_id in self._unwritten
         ]
         return CaseSources(
-            detection_ids=frozenset(detection_id for detection_id, _ in rows),
+            detection_ids=frozenset(row.detection_id for row in rows),
             source_ids=frozenset(d.source_id for d in known if d.source_id),
             device_ids=frozenset(d.device_id for d in known if d.device_id),
             component_ids=frozenset(d.component_id for d in known if d.component_id),

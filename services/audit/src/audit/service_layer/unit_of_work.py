@@ -32,8 +32,8 @@ class AuditUnitOfWork(SqlUnitOfWork):
 
     def _open(self) -> None:
         self.ledger = LedgerRepository(self.session)
-        self.cases = CaseRepository(self.session)
-        self.detections = DetectionRepository(self.session)
+        self.cases = CaseRepository(self.session, self.ledger.write_links)
+        self.detections = DetectionRepository(self.session, self.ledger.write_links)
 
     async def _write_buffered(self) -> None:
         """Ledger appends, new detections and saved cases."""
