@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.adapters.tables import CaseRow, DisposerRow, VerificationRow
@@ -24,6 +24,7 @@ from audit.domain.model import (
 )
 from audit.service_layer.unit_of_work import AuditUnitOfWork
 from svckit import db
+from svckit.testing.statements import listening
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 HERE = CasePlace("E0101", 31.2304, 121.4737, "D-310101")
@@ -222,8 +223,6 @@ async def test_a_same_source_look_is_answered_through_an_index_per_identity(
 
     try:
         await db.create_tables(engine)
-        for sync_engine in db.statement_engines(engine):
-            event.listen(sync_engine, "before_cursor_execute", record)
         look = FreshLook(
             detection_id="det-1",
             at=T0,
@@ -232,8 +231,9 @@ async def test_a_same_source_look_is_answered_through_an_index_per_identity(
             component_id="pipe-3",
             category_code="E0501",
         )
-        async with AuditUnitOfWork(engine, "audit") as uow:
-            assert await uow.cases.awaiting_verification(look) == []
+        with listening(engine, before_cursor_execute=record):
+            async with AuditUnitOfWork(engine, "audit") as uow:
+                assert await uow.cases.awaiting_verification(look) == []
         ((statement, parameters),) = executed
         async with engine.connect() as connection:
             explained = await connection.exec_driver_sql(

@@ -166,7 +166,7 @@ class LedgerRepository:
         assert tip is self._tip, "save the tip of this transaction"
 
     async def write_pending(self) -> None:
-        """Write buffered entries, nodes and the tip (before commit)."""
+        """Write buffered entries, nodes, the tip and timeline links (before commit)."""
         connection = await self.session.connection()
         if self._entries:
             await connection.execute(insert(LedgerEntryRow.__table__), self._entries)  # type: ignore[attr-defined]

@@ -125,11 +125,8 @@ class AssignmentRepository:
         values = self._rows.new(dispatch_id)
         if values is not None:
             return _assignment(Fields(values))
-        tracked = self._rows.tracked(dispatch_id)
-        if tracked is not None:
-            return _assignment(tracked)
-        row = (await self._rows.execute(_ASSIGNMENT, wanted_dispatch_id=dispatch_id)).first()
-        return _assignment(self._rows.seen(row)) if row else None
+        row = await self._rows.read(dispatch_id)
+        return _assignment(row) if row is not None else None
 
     async def for_case(self, case_id: str) -> list[Assignment]:
         await self._rows.write()
@@ -191,9 +188,6 @@ class AssignmentRepository:
 # (and its cache key) cost about as much as running it.
 _CASE = select(CASES).where(CASES.c.case_id == bindparam("wanted_case_id"))
 _CASE_LOCKED = _CASE.with_for_update()
-_ASSIGNMENT = select(ASSIGNMENTS).where(
-    ASSIGNMENTS.c.dispatch_id == bindparam("wanted_dispatch_id")
-)
 _FOR_CASE = (
     select(ASSIGNMENTS)
     .where(ASSIGNMENTS.c.case_id == bindparam("wanted_case_id"))

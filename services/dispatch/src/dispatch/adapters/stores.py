@@ -212,15 +212,14 @@ class TimerRepository:
 def _status_update(by_dispatch: bool, by_stage: bool) -> Update:
     """A timer status change as one prepared statement per shape: built per call,
     the expression was a third of a cancel's cost."""
-    table = TIMERS
-    statement = update(table).where(
-        table.c.case_id == bindparam("match_case_id"),
-        table.c.status.in_(bindparam("match_statuses", expanding=True)),
+    statement = update(TIMERS).where(
+        TIMERS.c.case_id == bindparam("match_case_id"),
+        TIMERS.c.status.in_(bindparam("match_statuses", expanding=True)),
     )
     if by_dispatch:
-        statement = statement.where(table.c.dispatch_id == bindparam("match_dispatch_id"))
+        statement = statement.where(TIMERS.c.dispatch_id == bindparam("match_dispatch_id"))
     if by_stage:
-        statement = statement.where(table.c.stage == bindparam("match_stage"))
+        statement = statement.where(TIMERS.c.stage == bindparam("match_stage"))
     return statement.values(status=bindparam("new_status"))
 
 

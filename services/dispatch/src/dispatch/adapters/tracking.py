@@ -44,7 +44,7 @@ class Fields:
 class TrackedRows:
     def __init__(self, session: AsyncSession, table: Table) -> None:
         self._session = session
-        self.table = table
+        self._table = table
         (key,) = table.primary_key.columns
         self._key: str = key.name
         # Rows read in this transaction, by key, as this transaction sees them.
@@ -85,6 +85,16 @@ class TrackedRows:
         connection = await self._session.connection()
         return await connection.execute(statement, params)
 
+    async def read(self, key: str) -> Fields | None:
+        """The stored row for a key as this transaction sees it: the one read
+        before, else read now by primary key (None: there is none)."""
+        if key not in self._rows:
+            row = (await self.execute(_by_key(self._table), key=key)).first()
+            if row is None:
+                return None
+            self.seen(row)
+        return Fields(self._rows[key])
+
     async def save(self, values: Values) -> None:
         """Keep a record's current values: in its new or read row, else in the
         stored row read now (as the ORM's merge did), else as a new row."""
@@ -92,12 +102,9 @@ class TrackedRows:
         if key in self._new:
             self._new[key] = values
             return
-        if key not in self._rows:
-            row = (await self.execute(_by_key(self.table), key=key)).first()
-            if row is None:
-                self._new[key] = values
-                return
-            self.seen(row)
+        if await self.read(key) is None:
+            self._new[key] = values
+            return
         tracked = self._rows[key]
         if any(tracked[name] != value for name, value in values.items()):
             tracked.update(values)
@@ -112,7 +119,7 @@ class TrackedRows:
             return
         rows = list(self._new.values())
         self._new.clear()
-        await insert_rows(await self._session.connection(), self.table, rows)
+        await insert_rows(await self._session.connection(), self._table, rows)
 
     async def write_changed(self) -> None:
         """Write back the read rows `save` changed, in one executemany."""
@@ -120,7 +127,7 @@ class TrackedRows:
             return
         rows = [self._rows[key] for key in sorted(self._changed)]
         self._changed.clear()
-        await rewrite_rows(await self._session.connection(), self.table, self._key, rows)
+        await rewrite_rows(await self._session.connection(), self._table, self._key, rows)
 
     def discard(self) -> None:
         """Forget every row: the transaction was rolled back, so what was read
