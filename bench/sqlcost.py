@@ -6,9 +6,9 @@ sqlite3 directly:
 
 The services run SQLAlchemy's asyncio layer over SQLite with statements inline
 on the loop's thread (svckit.db, svckit.sqlite_inline), and their sessions on
-the file's sync engine behind the same interface (svckit.sqlite_session).
-Below saturation each
-event is its own transaction, so the fixed cost of a transaction (a session or
+the file's sync engine behind the same interface (svckit.sqlite_session),
+where a statement built once runs prepared (svckit.sqlite_prepared). Below
+saturation each event is its own transaction, so the fixed cost of a transaction (a session or
 connection, a pool checkout, begin, commit, the pool's reset) and of each
 statement is paid per event; this prints both per layer, as CPU microseconds.
 Asserts nothing.
@@ -33,6 +33,7 @@ from svckit import db
 METADATA = MetaData()
 ROWS = Table("bench_row", METADATA, Column("k", String, primary_key=True), Column("v", String))
 BY_KEY = select(ROWS).where(ROWS.c.k == bindparam("k"))
+INSERT = ROWS.insert()  # built once, as the services build theirs
 PRELOADED = 1000
 
 
@@ -74,7 +75,7 @@ async def services_layer(path: Path, count: int) -> None:
         async def body(i: int) -> None:
             async with sessions() as session:
                 connection = await session.connection()
-                await connection.execute(ROWS.insert(), [{"k": f"{prefix}{i}", "v": "y"}])
+                await connection.execute(INSERT, [{"k": f"{prefix}{i}", "v": "y"}])
                 await session.commit()
 
         return body
@@ -82,6 +83,17 @@ async def services_layer(path: Path, count: int) -> None:
     _line(
         "asyncio layer: engine.begin() + the select", await _timed_async(count, begin_select), count
     )
+    async with services_sessions() as session:
+        in_session = await session.connection()
+
+        async def select_in_session(i: int) -> None:
+            (await in_session.execute(BY_KEY, {"k": f"k{i % PRELOADED}"})).first()
+
+        _line(
+            "services' session: a select (prepared)",
+            await _timed_async(count, select_in_session),
+            count,
+        )
     _line(
         "asyncio layer: AsyncSession + an insert + commit",
         await _timed_async(count, session_insert_commit(plain_sessions, "a")),

@@ -24,7 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from svckit import db
+from svckit import db, sqlite_prepared
 from svckit.clock import utcnow
 from svckit.logging import get_logger
 from svckit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -182,8 +182,8 @@ class OutboxRelay:
         sync engine, since below saturation this runs once per event."""
         params = {"window": self._window}
         if self._sync is not None:
-            with self._sync.connect() as connection:
-                return connection.execute(_UNSENT, params).all()
+            with self._sync.connect() as sync_connection, sync_connection.begin():
+                return sqlite_prepared.run(sync_connection, _UNSENT, params).all()  # type: ignore[no-any-return]
         async with self._engine.connect() as connection:
             return (await connection.execute(_UNSENT, params)).all()
 
@@ -192,7 +192,7 @@ class OutboxRelay:
         async with db.write_lock(self._engine):
             if self._sync is not None:
                 with self._sync.begin() as connection:
-                    connection.execute(_MARK_SENT, params)
+                    sqlite_prepared.run(connection, _MARK_SENT, params)
                 return
             async with self._engine.begin() as connection:
                 await connection.execute(_MARK_SENT, params)

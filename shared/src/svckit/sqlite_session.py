@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import immutabledict
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from svckit import sqlite_prepared
+
 _PREBUFFER = immutabledict({"prebuffer_rows": True})
 
 
@@ -39,8 +41,14 @@ class SyncBackedConnection(AsyncConnection):
     session's sync connection, in the session's transaction (`scalar` and
     `scalars` go through `execute`)."""
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync_connection.execute(*args, **_prebuffered(kwargs))  # type: ignore[union-attr]
+    async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        connection = self.sync_connection
+        assert connection is not None
+        if not kwargs:
+            result = sqlite_prepared.execute(connection, statement, parameters)
+            if result is not None:
+                return result
+        return connection.execute(statement, parameters, **_prebuffered(kwargs))
 
     async def exec_driver_sql(self, *args: Any, **kwargs: Any) -> Any:
         return self.sync_connection.exec_driver_sql(*args, **_prebuffered(kwargs))  # type: ignore[union-attr]

@@ -31,9 +31,11 @@ _SEEN = sa_select(_INBOX).where(
     _INBOX.c.consumer == bindparam("consumer"), _INBOX.c.message_id == bindparam("message_id")
 )
 
-# Written at every commit that remembers or publishes: built once.
-_INSERT_INBOX = insert(InboxMessage)
-_INSERT_OUTBOX = insert(OutboxMessage)
+# Written at every commit that remembers or publishes: built once, on the
+# tables (a statement on a mapped class carries the ORM plugin, which
+# svckit.sqlite_prepared leaves to SQLAlchemy).
+_INSERT_INBOX = insert(_INBOX)
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
 
 _SEEN_MANY = sa_select(_INBOX.c.message_id).where(
     _INBOX.c.consumer == bindparam("consumer"),
