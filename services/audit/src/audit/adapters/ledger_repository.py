@@ -48,6 +48,7 @@ _CHUNK = 400  # bound parameters per IN query
 _TIP: Table = LedgerTipRow.__table__  # type: ignore[attr-defined]
 _LINKS: Table = DetectionCaseRow.__table__  # type: ignore[attr-defined]
 _ENTRIES: Table = LedgerEntryRow.__table__  # type: ignore[attr-defined]
+_NODES: Table = MerkleNodeRow.__table__  # type: ignore[attr-defined]
 # Every transaction that appends reads the tip and writes it back, and every
 # batch asks which of its events and detections are known: Core statements
 # built once, not ORM objects (the ORM's get, flush and per-object work cost
@@ -168,10 +169,8 @@ class LedgerRepository:
     async def write_pending(self) -> None:
         """Write buffered entries, nodes, the tip and timeline links (before commit)."""
         connection = await self.session.connection()
-        if self._entries:
-            await connection.execute(insert(LedgerEntryRow.__table__), self._entries)  # type: ignore[attr-defined]
-        if self._nodes:
-            await connection.execute(insert(MerkleNodeRow.__table__), self._nodes)  # type: ignore[attr-defined]
+        await insert_rows(connection, _ENTRIES, self._entries)
+        await insert_rows(connection, _NODES, self._nodes)
         if self._tip is not None:
             columns = _tip_columns(self._tip)
             if self._tip_as_stored is None:

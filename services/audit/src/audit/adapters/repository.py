@@ -55,6 +55,14 @@ _DISPOSERS_OF = sa_select(_DISPOSER.c.case_id, _DISPOSER.c.user_id, _DISPOSER.c.
 # (building a statement per call cost about as much as running it).
 _CASE_BY_ID = sa_select(_CASE).where(_CASE.c.case_id == bindparam("case_id")).with_for_update()
 _DISPOSERS_OF_CASE = _DISPOSERS_OF.where(_DISPOSER.c.case_id == bindparam("case_id"))
+_CASES_BY_IDS = (
+    sa_select(_CASE)
+    .where(_CASE.c.case_id.in_(bindparam("case_ids", expanding=True)))
+    .with_for_update()
+)
+_DISPOSERS_OF_CASES = _DISPOSERS_OF.where(
+    _DISPOSER.c.case_id.in_(bindparam("case_ids", expanding=True))
+)
 # A case's linked detections and, where recorded, their sources (`recorded`
 # is None for a link whose detection audit has not recorded).
 _SOURCES = (
@@ -152,15 +160,13 @@ class CaseRepository:
         if not wanted:
             return
         connection = await self.session.connection()
-        rows = await connection.execute(
-            sa_select(_CASE).where(_CASE.c.case_id.in_(wanted)).with_for_update()
-        )
+        rows = await connection.execute(_CASES_BY_IDS, {"case_ids": wanted})
         for row in rows:
             self._cases[row.case_id] = dict(row._mapping)
         self._absent.update(set(wanted) - self._cases.keys())
         for case_id in wanted:
             self._disposers[case_id] = []
-        disposers = await connection.execute(_DISPOSERS_OF.where(_DISPOSER.c.case_id.in_(wanted)))
+        disposers = await connection.execute(_DISPOSERS_OF_CASES, {"case_ids": wanted})
         for case_id, user_id, department_id in disposers:
             self._disposers[case_id].append((user_id, department_id))
 

@@ -36,8 +36,7 @@ class CaseRepository:
         )
         if not wanted:
             return
-        query = select(CASES).where(CASES.c.case_id.in_(wanted)).with_for_update()
-        for row in await self._rows.execute(query):
+        for row in await self._rows.execute(_CASES_LOCKED, wanted_case_ids=wanted):
             self._rows.seen(row)
             self._locked.add(row.case_id)
         self._absent.update(c for c in wanted if c not in self._locked)
@@ -117,8 +116,7 @@ class AssignmentRepository:
         )
         if not wanted:
             return
-        query = select(ASSIGNMENTS).where(ASSIGNMENTS.c.dispatch_id.in_(wanted))
-        for row in await self._rows.execute(query):
+        for row in await self._rows.execute(_ASSIGNMENTS, wanted_dispatch_ids=wanted):
             self._rows.seen(row)
 
     async def get(self, dispatch_id: str) -> Assignment | None:
@@ -188,6 +186,14 @@ class AssignmentRepository:
 # (and its cache key) cost about as much as running it.
 _CASE = select(CASES).where(CASES.c.case_id == bindparam("wanted_case_id"))
 _CASE_LOCKED = _CASE.with_for_update()
+_CASES_LOCKED = (
+    select(CASES)
+    .where(CASES.c.case_id.in_(bindparam("wanted_case_ids", expanding=True)))
+    .with_for_update()
+)
+_ASSIGNMENTS = select(ASSIGNMENTS).where(
+    ASSIGNMENTS.c.dispatch_id.in_(bindparam("wanted_dispatch_ids", expanding=True))
+)
 _FOR_CASE = (
     select(ASSIGNMENTS)
     .where(ASSIGNMENTS.c.case_id == bindparam("wanted_case_id"))

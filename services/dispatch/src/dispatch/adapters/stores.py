@@ -96,6 +96,20 @@ def _version(row: RuleVersionRow) -> RuleVersion:
 
 
 TIMERS: Table = TimerRow.__table__  # type: ignore[attr-defined]
+# A case's timers, read per event: built once.
+_TIMERS_OF_CASE = (
+    sa_select(TIMERS)
+    .where(TIMERS.c.case_id == bindparam("wanted_case_id"))
+    .order_by(TIMERS.c.fire_at)
+)
+_TIMERS_OF_DISPATCH = (
+    sa_select(TIMERS)
+    .where(
+        TIMERS.c.case_id == bindparam("wanted_case_id"),
+        TIMERS.c.dispatch_id == bindparam("wanted_dispatch_id"),
+    )
+    .order_by(TIMERS.c.fire_at)
+)
 
 
 class TimerRepository:
@@ -133,10 +147,12 @@ class TimerRepository:
 
     async def of(self, *, case_id: str, dispatch_id: str | None = None) -> list[Timer]:
         await self._rows.write()
-        query = sa_select(TIMERS).where(TIMERS.c.case_id == case_id)
-        if dispatch_id is not None:
-            query = query.where(TIMERS.c.dispatch_id == dispatch_id)
-        rows = await self._rows.execute(query.order_by(TIMERS.c.fire_at))
+        if dispatch_id is None:
+            rows = await self._rows.execute(_TIMERS_OF_CASE, wanted_case_id=case_id)
+        else:
+            rows = await self._rows.execute(
+                _TIMERS_OF_DISPATCH, wanted_case_id=case_id, wanted_dispatch_id=dispatch_id
+            )
         return [_timer(self._rows.seen(row)) for row in rows]
 
     async def cancel(

@@ -28,6 +28,7 @@ TABLE: Table = FusionEntryRow.__table__  # type: ignore[attr-defined]
 
 
 _BY_CASE = select(TABLE).where(TABLE.c.case_id == bindparam("case_id"))
+_DROP_CASES = delete(TABLE).where(TABLE.c.case_id.in_(bindparam("case_ids", expanding=True)))
 
 
 @cache
@@ -148,7 +149,7 @@ class FusionIndex:
         if not self._pending:
             return
         connection = await self.session.connection()
-        await connection.execute(delete(TABLE).where(TABLE.c.case_id.in_(list(self._pending))))
+        await connection.execute(_DROP_CASES, {"case_ids": list(self._pending)})
         await insert_rows(
             connection, TABLE, [_values(e) for e in self._pending.values() if e is not None]
         )

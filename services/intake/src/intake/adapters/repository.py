@@ -82,6 +82,7 @@ LINKS: Table = DetectionLink.__table__  # type: ignore[attr-defined]
 # Asked per event: built once (building a statement per call cost about as
 # much as running it).
 _CASE_BY_ID = sa_select(CASES).where(CASES.c.case_id == bindparam("case_id"))
+_CASES_BY_IDS = sa_select(CASES).where(CASES.c.case_id.in_(bindparam("case_ids", expanding=True)))
 _CASE_OF_DETECTION = sa_select(LINKS.c.case_id).where(
     LINKS.c.detection_id == bindparam("detection_id")
 )
@@ -193,7 +194,7 @@ class CaseRepository:
         if not wanted:
             return
         connection = await self.session.connection()
-        result = await connection.execute(sa_select(CASES).where(CASES.c.case_id.in_(wanted)))
+        result = await connection.execute(_CASES_BY_IDS, {"case_ids": wanted})
         for found in result:
             self._cases[found.case_id] = dict(found._mapping)
         self._absent.update(set(wanted) - self._cases.keys())
