@@ -57,7 +57,8 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy shared/src tools/src $(addsuffix /src,$(addprefix services/,$(SERVICES))) \
-		bench/megacity bench/common.py bench/floorlib.py bench/ingest.py bench/sqlcost.py
+		bench/megacity bench/common.py bench/floorlib.py bench/ingest.py bench/sqlcost.py \
+		bench/samesource.py bench/audit.py bench/dispatch.py
 	$(RUN) lint-imports
 	cd protos && $(RUN) buf lint
 

@@ -122,7 +122,9 @@ class Streams:
         self.messages: dict[str, list[InMemoryMsg]] = {}
         self._n = first_id
 
-    def publish(self, producer: str, subject: str, message: Message, case_id: str, at: datetime):
+    def publish(
+        self, producer: str, subject: str, message: Message, case_id: str, at: datetime
+    ) -> None:
         self._n += 1
         envelope = Envelope(
             id=f"bench-{self._n:08d}",

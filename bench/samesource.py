@@ -34,7 +34,7 @@ _DEVICE_INDEXES = ("ix_audit_detection_device_id", "ix_audit_detection_component
 
 def _city(awaiting: int, indexed: bool) -> Engine:
     engine = create_engine("sqlite://")
-    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in _TABLES])  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in _TABLES])  # type: ignore[union-attr]
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with engine.begin() as connection:
         if not indexed:
