@@ -8,9 +8,10 @@ The services run SQLAlchemy's asyncio layer over SQLite with statements inline
 on the loop's thread (svckit.db, svckit.sqlite_inline), and their sessions on
 the file's sync engine behind the same interface (svckit.sqlite_session),
 where a statement built once runs prepared (svckit.sqlite_prepared). Below
-saturation each event is its own transaction, so the fixed cost of a transaction (a session or
-connection, a pool checkout, begin, commit, the pool's reset) and of each
-statement is paid per event; this prints both per layer, as CPU microseconds.
+saturation each event is its own transaction, so the fixed cost of a
+transaction (a session or connection, a pool checkout, begin, commit, the
+pool's reset) and of each statement is paid per event; this prints both per
+layer, as CPU microseconds.
 Asserts nothing.
 """
 

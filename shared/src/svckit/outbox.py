@@ -182,6 +182,7 @@ class OutboxRelay:
         sync engine, since below saturation this runs once per event."""
         params = {"window": self._window}
         if self._sync is not None:
+            # In a transaction (a no-op on SQLite), where statements run prepared.
             with self._sync.connect() as sync_connection, sync_connection.begin():
                 return sqlite_prepared.run(sync_connection, _UNSENT, params).all()  # type: ignore[no-any-return]
         async with self._engine.connect() as connection:

@@ -40,7 +40,8 @@ _QUERIES = (Select, CompoundSelect)
 _KINDS = (*_QUERIES, Insert, Update, Delete)
 _LIMIT = 2048  # statements remembered per engine; a statement built per call never repeats
 _NO_ROWS = SimpleResultMetaData([])
-_PREBUFFER = immutabledict({"prebuffer_rows": True})
+# Results fetched whole, as `AsyncSession`'s are: usable after the transaction.
+PREBUFFER = immutabledict({"prebuffer_rows": True})
 
 
 class PreparedResult(IteratorResult[Any]):
@@ -57,8 +58,11 @@ class _Prepared:
     # expanding). A constant is a literal the statement carries, processed once.
     slots: list[tuple[str, Callable[[Any], Any] | None, Any, bool]]
     metadata: SimpleResultMetaData | None  # None: the statement returns no rows
-    has_in_lists: bool
+    has_in_lists: bool = field(init=False)
     expanded: dict[tuple[int, ...], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.has_in_lists = any(expanding for *_, expanding in self.slots)
 
     def sql_for(self, lengths: tuple[int, ...]) -> str:
         """The SQL with each expanding `IN` given as many `?` as it has values."""
@@ -129,13 +133,13 @@ def execute(
     statements = _ENGINES.get(engine)
     if statements is None:
         statements = _ENGINES[engine] = _Statements()
-    prepared = statements.prepared.get(key)
-    if prepared is None or prepared.statement is not statement:
-        if key in statements.prepared and prepared is None:
-            return None  # known not to be preparable
+    if key in statements.prepared:
+        # A prepared entry holds its statement, so the id is this statement's.
+        prepared = statements.prepared[key]
+    else:
         prepared = _prepare_on_second_sight(statements, key, statement, connection)
-        if prepared is None:
-            return None
+    if prepared is None:
+        return None  # seen once so far, or not preparable
     return _run(prepared, connection, parameters, many)
 
 
@@ -148,7 +152,7 @@ def run(
     result = execute(connection, statement, parameters)
     if result is not None:
         return result
-    return connection.execute(statement, parameters, execution_options=_PREBUFFER)
+    return connection.execute(statement, parameters, execution_options=PREBUFFER)
 
 
 def _prepare_on_second_sight(
@@ -210,7 +214,7 @@ def _prepare(
     metadata = _result_metadata(compiled, dialect) if isinstance(statement, _QUERIES) else None
     if isinstance(statement, _QUERIES) and metadata is None:
         return None
-    return _Prepared(statement, compiled.string, slots, metadata, bool(expanding))
+    return _Prepared(statement, compiled.string, slots, metadata)
 
 
 def _result_metadata(compiled: SQLCompiler, dialect: Any) -> SimpleResultMetaData | None:

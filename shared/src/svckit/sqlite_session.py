@@ -22,17 +22,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import immutabledict
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from svckit import sqlite_prepared
 
-_PREBUFFER = immutabledict({"prebuffer_rows": True})
-
 
 def _prebuffered(kwargs: dict[str, Any]) -> dict[str, Any]:
     options = kwargs.get("execution_options")
-    kwargs["execution_options"] = _PREBUFFER.union(options) if options else _PREBUFFER
+    prebuffer = sqlite_prepared.PREBUFFER
+    kwargs["execution_options"] = prebuffer.union(options) if options else prebuffer
     return kwargs
 
 
@@ -44,11 +42,9 @@ class SyncBackedConnection(AsyncConnection):
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         connection = self.sync_connection
         assert connection is not None
-        if not kwargs:
-            result = sqlite_prepared.execute(connection, statement, parameters)
-            if result is not None:
-                return result
-        return connection.execute(statement, parameters, **_prebuffered(kwargs))
+        if kwargs:  # execution options: SQLAlchemy's to apply
+            return connection.execute(statement, parameters, **_prebuffered(kwargs))
+        return sqlite_prepared.run(connection, statement, parameters)
 
     async def exec_driver_sql(self, *args: Any, **kwargs: Any) -> Any:
         return self.sync_connection.exec_driver_sql(*args, **_prebuffered(kwargs))  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from google.protobuf.message import Message
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from svckit import db
 from svckit.clock import utcnow
 from svckit.messaging import envelope as ce
+from svckit.rows import insert_rows
 from svckit.tables import InboxMessage, OutboxMessage
 from svckit.telemetry import inject_context
 
@@ -31,11 +32,7 @@ _SEEN = sa_select(_INBOX).where(
     _INBOX.c.consumer == bindparam("consumer"), _INBOX.c.message_id == bindparam("message_id")
 )
 
-# Written at every commit that remembers or publishes: built once, on the
-# tables (a statement on a mapped class carries the ORM plugin, which
-# svckit.sqlite_prepared leaves to SQLAlchemy).
-_INSERT_INBOX = insert(_INBOX)
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 _SEEN_MANY = sa_select(_INBOX.c.message_id).where(
     _INBOX.c.consumer == bindparam("consumer"),
@@ -108,16 +105,14 @@ class SqlUnitOfWork:
         await self._write_buffered()
         await self.session.flush()  # the handlers' own rows first, as before
         connection = await self.session.connection()
-        if self._inbox_rows:
-            # One executemany for a batch's inbox rows: as ORM objects each was
-            # an instance to build, track and flush, per message, in every service.
-            await connection.execute(_INSERT_INBOX, self._inbox_rows)
-            self._inbox_rows = []
-        if self._outbox_rows:
-            # One executemany for the batch's events: added through the session,
-            # each row would be its own INSERT … RETURNING to learn its position.
-            await connection.execute(_INSERT_OUTBOX, self._outbox_rows)
-            self._outbox_rows = []
+        # One executemany for a batch's inbox rows: as ORM objects each was an
+        # instance to build, track and flush, per message, in every service.
+        await insert_rows(connection, _INBOX, self._inbox_rows)
+        self._inbox_rows = []
+        # One executemany for the batch's events: added through the session,
+        # each row would be its own INSERT … RETURNING to learn its position.
+        await insert_rows(connection, _OUTBOX, self._outbox_rows)
+        self._outbox_rows = []
         await self.session.commit()
         if self._wrote_outbox and self._on_commit:
             self._on_commit()
